@@ -1,0 +1,85 @@
+"""Key results: the numbers a chapter's prose quotes, glued into the book and checked against references.
+
+A notebook records each number once with :meth:`KeyResults.glue`; that glues it for the prose
+(myst-nb) and stores it, and :meth:`KeyResults.save` writes all of them to a small JSON file. The book
+build compares that file with the committed reference, whose entries state their own tolerance.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._validate import check_float
+
+
+def _glue(name: str, value: object) -> None:
+    """Glue for the book when myst-nb is installed; in plain Jupyter or Colab just show the value."""
+    try:
+        from myst_nb import glue
+    except ImportError:
+        print(f"{name} = {value}")
+    else:
+        glue(name, value, display=False)
+
+
+class KeyResults:
+    """Collects a notebook's quoted numbers and writes them to ``<directory>/<name>.results.json``."""
+
+    def __init__(self, name: str, directory: str | Path = ".") -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"name must be a non-empty string, got {name!r}")
+        self.name = name
+        self.path = Path(directory) / f"{name}.results.json"
+        self.values: dict[str, float | int] = {}
+
+    def glue(self, key: str, value: float | int) -> float | int:
+        """Record ``value`` under ``key``, glue it for the prose, and return it unchanged."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"key result {key!r} must be an int or float, got {type(value).__name__}")
+        self.values[key] = value
+        _glue(key, value)
+        return value
+
+    def save(self) -> Path:
+        """Write the recorded values (atomically: a temporary file renamed into place)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.values, indent=2, sort_keys=True) + "\n")
+        tmp.replace(self.path)
+        return self.path
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One key result that is missing or outside its reference tolerance."""
+
+    key: str
+    reference: float | None
+    new: float | None
+    tolerance: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: reference {self.reference}, new {self.new}, tolerance {self.tolerance}"
+
+
+def compare(values: dict[str, float], reference: dict[str, dict[str, float]]) -> list[Drift]:
+    """Every reference entry ``{"value": v, "abs": a, "rel": r}`` that ``values`` misses or breaks.
+
+    A value passes when |new − v| ≤ max(a, r·|v|). Keys in ``values`` without a reference entry are
+    reported too, so a new quoted number cannot go unchecked.
+    """
+    drifts = []
+    for key, entry in sorted(reference.items()):
+        ref = entry["value"]
+        absolute = check_float(f"{key}.abs", entry.get("abs", 0.0), minimum=0)
+        relative = check_float(f"{key}.rel", entry.get("rel", 0.0), minimum=0)
+        tolerance = f"±max({absolute:g}, {relative:g}·|reference|)"
+        new = values.get(key)
+        if new is None or not math.isfinite(new) or abs(new - ref) > max(absolute, relative * abs(ref)):
+            drifts.append(Drift(key, ref, new, tolerance))
+    for key in sorted(set(values) - set(reference)):
+        drifts.append(Drift(key, None, values[key], "no reference entry"))
+    return drifts

@@ -1,0 +1,62 @@
+"""Checks on the built HTML (`make book` runs them after building; skipped when no build exists)."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from book import toc_notebooks
+from bs4 import BeautifulSoup
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+pytestmark = [
+    pytest.mark.book,
+    pytest.mark.skipif(not (HTML / "index.html").exists(), reason="no built book in _build/html; run `make book`"),
+]
+
+
+def toc_pages() -> list[str]:
+    def walk(node):
+        if isinstance(node, dict):
+            return ([node["file"]] if "file" in node else []) + [f for v in node.values() for f in walk(v)]
+        return [f for item in node for f in walk(item)] if isinstance(node, list) else []
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"], *walk(toc["parts"])]
+
+
+def soup(page: str) -> BeautifulSoup:
+    return BeautifulSoup((HTML / f"{page}.html").read_text(), "html.parser")
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_every_toc_page_is_built(page):
+    assert (HTML / f"{page}.html").exists(), f"{page}.html missing from the build"
+    assert soup(page).find("h1"), f"{page}.html has no title"
+
+
+@pytest.mark.parametrize("page", toc_notebooks())
+def test_notebook_pages_have_their_figures(page):
+    images = soup(page).select("article img")
+    assert images, f"{page}.html shows no figure"
+    for image in images:
+        src = image["src"]
+        assert not src.startswith("http"), src
+        file = (HTML / page).parent / src
+        assert file.exists() and file.stat().st_size > 1000, f"{page}: figure {src} missing or empty"
+        assert image.get("alt"), f"{page}: figure {src} has no alt text"
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_no_unresolved_glue_or_references(page):
+    text = soup(page).get_text()
+    for marker in ("::", "RUNTIME_", "{glue", "{cite"):
+        body = soup(page).select_one("article")
+        assert marker not in body.get_text(), f"{page}: unresolved {marker!r} in the rendered text"
+    assert text
+
+
+def test_execution_report_lists_every_notebook():
+    text = soup("book/execution-report").get_text()
+    for entry in toc_notebooks():
+        assert Path(entry).name in text

@@ -1,0 +1,73 @@
+"""Notebook conventions (DESIGN.md §4) and a papermill smoke run of every notebook in the book."""
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from book import BuildError, check_parameters, execute, toc_notebooks
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SMOKE = yaml.safe_load((ROOT / "notebooks" / "smoke.yml").read_text())
+REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+
+
+def test_every_toc_notebook_exists_and_every_notebook_is_in_the_toc():
+    entries = toc_notebooks()
+    assert entries, "the toc lists no notebooks"
+    assert sorted(f"{e}.ipynb" for e in entries) == sorted(p.relative_to(ROOT).as_posix() for p in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_stored_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    assert not dirty, f"{path.name}: cells {dirty} have stored outputs; clear them before committing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_colab_cell_then_parameters_cell(path):
+    cells = nbformat.read(path, as_version=4).cells
+    install, parameters = cells[0], cells[1]
+    assert "remove-cell" in install.metadata.get("tags", [])
+    assert '"google.colab" in sys.modules' in install.source
+    assert "parameters" in parameters.metadata.get("tags", [])
+
+
+def test_every_repository_url_agrees_with_config():
+    """The repository URL is set once in _config.yml; every other mention must be the same URL."""
+    places = [*NOTEBOOKS, ROOT / "README.md", *(ROOT / "book").glob("*.md")]
+    found = {}
+    for path in places:
+        for url in re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", path.read_text()):
+            found.setdefault(url.removesuffix(".git"), []).append(path.name)
+    assert found, "no repository URL found outside _config.yml"
+    assert set(found) == {REPOSITORY}, f"URLs other than {REPOSITORY}: {found}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_smoke_parameters_exist_and_are_declared(path):
+    assert path.stem in SMOKE, f"notebooks/smoke.yml has no entry for {path.stem}"
+    check_parameters(path, SMOKE[path.stem])
+    assert (ROOT / "notebooks" / "reference" / f"{path.stem}.json").exists()
+
+
+def test_unknown_parameter_fails_fast(tmp_path):
+    path = NOTEBOOKS[0]
+    with pytest.raises(BuildError, match=r"unknown parameter\(s\) \['modulos'\]"):
+        execute(path, tmp_path / "out.ipynb", {"modulos": 7}, tmp_path)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_smoke_run(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("GROKKIT_PROGRESS", "0")
+    out = tmp_path / path.name
+    execute(path, out, {**SMOKE[path.stem], "results_dir": str(tmp_path)}, tmp_path)
+    results = json.loads((tmp_path / f"{path.stem}.results.json").read_text())
+    reference = json.loads((ROOT / "notebooks" / "reference" / f"{path.stem}.json").read_text())
+    assert set(results) == set(reference), "the smoke run must record the same key results as the full run"
+    images = [o for c in nbformat.read(out, as_version=4).cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert images, "the notebook drew no figure"

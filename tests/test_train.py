@@ -1,0 +1,106 @@
+import pandas as pd
+import pytest
+
+from grokkit import TrainConfig, first_step_reaching, train
+from grokkit.results import KeyResults, compare
+from grokkit.train import HISTORY_COLUMNS
+
+# Small enough to run in seconds, large enough to grok: (a+b) mod 31 with half the pairs.
+GROKS = TrainConfig(modulus=31, n_train=480, hidden=512, weight_decay=1e-3, steps=250, eval_every=5)
+
+
+def test_history_is_tidy():
+    result = train(TrainConfig(modulus=7, n_train=20, hidden=8, steps=25, eval_every=10), progress=False)
+    assert list(result.history.columns) == HISTORY_COLUMNS
+    assert result.history["step"].tolist() == [0, 10, 20, 25]
+    tidy = result.tidy()
+    assert (tidy["seed"] == 0).all() and (tidy["hidden"] == 8).all()
+
+
+def test_same_config_and_seed_give_an_identical_history():
+    config = TrainConfig(modulus=11, n_train=50, hidden=32, steps=40, eval_every=5, seed=4)
+    first = train(config, progress=False).history
+    second = train(config, progress=False).history
+    pd.testing.assert_frame_equal(first, second, check_exact=True)
+    other_seed = train(config.replace(seed=5), progress=False).history
+    assert not first.equals(other_seed)
+
+
+def test_a_small_run_memorises_then_generalises():
+    history = train(GROKS, progress=False).history
+    memorised = first_step_reaching(history, "train_acc", 0.99)
+    generalised = first_step_reaching(history, "test_acc", 0.95)
+    assert memorised is not None and generalised is not None
+    assert generalised >= 2 * memorised
+    assert history["test_acc"].iloc[0] < 0.2
+
+
+def test_without_weight_decay_it_memorises_only():
+    history = train(GROKS.replace(weight_decay=0.0), progress=False).history
+    assert history["train_acc"].iloc[-1] == 1.0
+    assert history["test_acc"].iloc[-1] < 0.15
+
+
+def test_stop_at_test_accuracy():
+    history = train(GROKS.replace(stop_at_test_acc=0.5), progress=False).history
+    assert history["test_acc"].iloc[-1] >= 0.5
+    assert history["test_acc"].iloc[:-1].max() < 0.5
+    assert history["step"].iloc[-1] < GROKS.steps
+
+
+@pytest.mark.parametrize(("loss", "optimizer"), [("cross_entropy", "adam"), ("mse", "adamw"), ("cross_entropy", "adamw")])
+def test_other_losses_and_optimizers_fit_the_training_set(loss, optimizer):
+    config = TrainConfig(modulus=11, n_train=60, hidden=64, loss=loss, optimizer=optimizer, lr=1e-2, steps=150, eval_every=50)
+    assert train(config, progress=False).history["train_acc"].iloc[-1] == 1.0
+
+
+def test_stable_hash_depends_on_every_field():
+    base = TrainConfig()
+    assert base.stable_hash() == TrainConfig().stable_hash()
+    assert base.stable_hash() != base.replace(seed=1).stable_hash()
+    assert base.stable_hash() != base.replace(weight_decay=0.0).stable_hash()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"modulus": 1}, "modulus must be >= 2"),
+        ({"n_train": 71 * 71 + 1}, "n_train must be <= 5040"),
+        ({"n_train": None, "train_fraction": 1.2}, r"train_fraction must be in \(0"),
+        ({"activation": "gelu"}, "activation must be one of"),
+        ({"loss": "hinge"}, "loss must be one of"),
+        ({"optimizer": "sgd"}, "optimizer must be one of"),
+        ({"hidden": 0}, "hidden must be >= 1"),
+        ({"steps": 0}, "steps must be >= 1"),
+        ({"steps": 10.5}, "steps must be an int"),
+        ({"lr": 0.0}, r"lr must be in \(0"),
+        ({"weight_decay": -1e-4}, "weight_decay must be in"),
+        ({"eval_every": 0}, "eval_every must be >= 1"),
+    ],
+)
+def test_bad_config_values_are_named(changes, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        TrainConfig(**changes)
+
+
+def test_train_rejects_a_non_config():
+    with pytest.raises(TypeError, match="config must be a TrainConfig"):
+        train({"modulus": 7})
+
+
+def test_bad_device_is_named():
+    with pytest.raises(ValueError, match="device"):
+        train(TrainConfig(modulus=5, n_train=10, hidden=4, steps=1), device="tpu")
+
+
+def test_key_results_round_trip_and_drift(tmp_path):
+    results = KeyResults("demo", tmp_path)
+    results.glue("step", 120)
+    results.glue("acc", 99.5)
+    path = results.save()
+    assert path.read_text().count(":") == 2
+    reference = {"step": {"value": 100, "rel": 0.25}, "acc": {"value": 99.0, "abs": 0.2}}
+    drifts = compare(results.values, reference)
+    assert [d.key for d in drifts] == ["acc"]
+    assert "reference 99.0, new 99.5" in str(drifts[0])
+    assert [d.key for d in compare({"step": 120, "extra": 1}, reference)] == ["acc", "extra"]

@@ -1,0 +1,194 @@
+"""Build the book: execute every notebook in _toc.yml with papermill, check its key results, render HTML.
+
+    python tools/book.py build              # what `make book` runs
+    python tools/book.py update-references  # accept the current key results as the new references
+
+Source notebooks are stored without outputs; executed copies go to _build/source (a staged copy of
+the book), which Jupyter Book renders into _build/html with its own execution off. A notebook whose
+inputs (notebook, library source, parameters) are unchanged is reused from _build/cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import papermill
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "_build"
+STAGE = BUILD / "source"
+CACHE = BUILD / "cache"
+REFERENCES = ROOT / "notebooks" / "reference"
+
+
+class BuildError(RuntimeError):
+    """A failure the build reports in one readable message (no traceback needed)."""
+
+
+def toc_notebooks(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
+    """Paths (relative to the root, without suffix) of the toc entries that are notebooks."""
+    def walk(node: object) -> list[str]:
+        if isinstance(node, dict):
+            found = [node["file"]] if "file" in node and (ROOT / f"{node['file']}.ipynb").exists() else []
+            return found + [f for value in node.values() for f in walk(value)]
+        if isinstance(node, list):
+            return [f for item in node for f in walk(item)]
+        return []
+    return walk(yaml.safe_load(toc_path.read_text()))
+
+
+def check_parameters(notebook: Path, parameters: dict[str, object]) -> None:
+    """Fail before executing if a parameter is not declared in the notebook's ``parameters`` cell."""
+    declared = papermill.inspect_notebook(str(notebook))
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise BuildError(f"{notebook.name}: unknown parameter(s) {unknown}; the notebook declares {sorted(declared)}")
+
+
+def execute(notebook: Path, output: Path, parameters: dict[str, object], workdir: Path) -> None:
+    """Run ``notebook`` top to bottom into ``output``; a failing cell raises BuildError naming it."""
+    check_parameters(notebook, parameters)
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(output), parameters=parameters, cwd=str(workdir),
+            kernel_name="python3", progress_bar=False,
+        )
+    except papermill.PapermillExecutionError as error:
+        raise BuildError(
+            f"{notebook.name} failed in cell {error.cell_index} (execution count {error.exec_count}): "
+            f"{error.ename}: {error.evalue}\nExecuted copy with the traceback: {output}"
+        ) from None
+
+
+def input_hash(notebook: Path, parameters: dict[str, object]) -> str:
+    """Hash of what determines a notebook's outputs: its source, grokkit's source, the parameters."""
+    digest = hashlib.sha256(notebook.read_bytes())
+    for path in sorted((ROOT / "src" / "grokkit").rglob("*.py")):
+        digest.update(path.relative_to(ROOT).as_posix().encode() + path.read_bytes())
+    digest.update(json.dumps(parameters, sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+@dataclass
+class Executed:
+    name: str
+    status: str
+    seconds: float
+    results: dict[str, float]
+
+
+def run_notebook(entry: str) -> Executed:
+    """Execute one toc notebook into the stage (or reuse it from the cache) and return its record."""
+    source = ROOT / f"{entry}.ipynb"
+    name = source.stem
+    target = STAGE / f"{entry}.ipynb"
+    parameters = {"results_dir": "."}
+    cached = CACHE / f"{name}-{input_hash(source, parameters)}"
+    if (cached / "meta.json").exists():
+        meta = json.loads((cached / "meta.json").read_text())
+        status = "reused from cache"
+    else:
+        scratch = BUILD / "run" / name
+        shutil.rmtree(scratch, ignore_errors=True)
+        start = time.perf_counter()
+        execute(source, scratch / source.name, parameters, scratch)
+        meta = {"seconds": round(time.perf_counter() - start, 1)}
+        shutil.rmtree(cached, ignore_errors=True)
+        shutil.copytree(scratch, cached.with_suffix(".tmp"), dirs_exist_ok=True)
+        (cached.with_suffix(".tmp") / "meta.json").write_text(json.dumps(meta))
+        cached.with_suffix(".tmp").rename(cached)  # the cache entry appears only once it is complete
+        status = "executed"
+    shutil.copy(cached / source.name, target)
+    results_file = cached / f"{name}.results.json"
+    if not results_file.exists():
+        raise BuildError(f"{name} did not write {results_file.name}; every notebook must save its KeyResults")
+    return Executed(name, status, meta["seconds"], json.loads(results_file.read_text()))
+
+
+def compare_with_reference(record: Executed) -> list[str]:
+    """Readable lines for every key result that drifted from its committed reference."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from grokkit.results import compare
+
+    reference_file = REFERENCES / f"{record.name}.json"
+    if not reference_file.exists():
+        return [f"{record.name}: no reference file {reference_file.relative_to(ROOT)} (run `make update-references`)"]
+    reference = json.loads(reference_file.read_text())
+    return [f"{record.name}: {drift}" for drift in compare(record.results, reference)]
+
+
+def write_report(records: list[Executed]) -> None:
+    lines = ["| notebook | status | wall time (s) | key results |", "| --- | --- | --- | --- |"]
+    for r in records:
+        values = ", ".join(f"`{k}` = {v}" for k, v in sorted(r.results.items()))
+        lines.append(f"| {r.name} | {r.status} | {r.seconds:.1f} | {values} |")
+    (STAGE / "book" / "execution-report-table.md").write_text("\n".join(lines) + "\n")
+
+
+def stage_sources() -> None:
+    """Copy the book's sources into _build/source, where executed notebooks replace the clean ones."""
+    shutil.rmtree(STAGE, ignore_errors=True)
+    STAGE.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, STAGE / name)
+    for folder in ("book", "notebooks"):
+        shutil.copytree(ROOT / folder, STAGE / folder)
+
+
+def execute_all() -> list[Executed]:
+    os.environ["GROKKIT_PROGRESS"] = "0"  # no progress bars in the rendered pages
+    records = []
+    for entry in toc_notebooks():
+        print(f"[book] {entry}.ipynb ...", flush=True)
+        record = run_notebook(entry)
+        print(f"[book] {entry}.ipynb {record.status} ({record.seconds:.1f} s)", flush=True)
+        records.append(record)
+    return records
+
+
+def build() -> None:
+    stage_sources()
+    records = execute_all()
+    drifts = [line for record in records for line in compare_with_reference(record)]
+    if drifts:
+        raise BuildError("key results drifted from notebooks/reference:\n  " + "\n  ".join(drifts)
+                         + "\nIf the change is intended, run `make update-references` and commit the result.")
+    write_report(records)
+    command = ["jupyter-book", "build", str(STAGE), "--path-output", str(ROOT), "--warningiserror", "--keep-going"]
+    print("[book]", " ".join(command), flush=True)
+    if subprocess.run(command, cwd=ROOT).returncode != 0:
+        raise BuildError("jupyter-book build failed (warnings count as errors); see the messages above")
+    print(f"[book] HTML in {BUILD / 'html'}", flush=True)
+
+
+def update_references() -> None:
+    """Execute the notebooks and store their key results as references, keeping stated tolerances."""
+    stage_sources()
+    for record in execute_all():
+        path = REFERENCES / f"{record.name}.json"
+        old = json.loads(path.read_text()) if path.exists() else {}
+        new = {key: {**old.get(key, {"abs": 0.0, "rel": 0.0, "why": "state a tolerance and its reason"}), "value": value}
+               for key, value in record.results.items()}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(new, indent=2, ensure_ascii=False) + "\n")
+        print(f"[book] wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    commands = {"build": build, "update-references": update_references}
+    if len(sys.argv) != 2 or sys.argv[1] not in commands:
+        sys.exit(f"usage: python tools/book.py {{{'|'.join(commands)}}}")
+    try:
+        commands[sys.argv[1]]()
+    except BuildError as error:
+        sys.exit(f"[book] BUILD FAILED: {error}")
