@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from tqdm.auto import tqdm
 
 from ._validate import check_choice, check_float, check_int
 from .device import pick_device
+from .fastpath import PairBatch, evaluate, loss_and_gradients
 from .losses import LOSSES
 from .models import ACTIVATIONS, TwoLayerNet
 from .tasks import OPERATIONS, ModularTask, Split
@@ -118,10 +120,6 @@ def _make_optimizer(config: TrainConfig, params: list[torch.nn.Parameter]) -> to
     return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def _accuracy(outputs: torch.Tensor, labels: torch.Tensor) -> float:
-    return (outputs.argmax(dim=1) == labels).double().mean().item()
-
-
 def train(
     config: TrainConfig,
     *,
@@ -144,20 +142,18 @@ def train(
     ).to(where)
     loss_fn = LOSSES[config.loss]
     optimizer = _make_optimizer(config, list(model.parameters()))
-    train_x, train_y = split.train_pairs.to(where), split.train_labels.to(where)
-    test_x, test_y = split.test_pairs.to(where), split.test_labels.to(where)
+    train_batch = PairBatch(split.train_pairs.to(where), split.train_labels.to(where), config.hidden, config.modulus)
+    test_batch = PairBatch(split.test_pairs.to(where), split.test_labels.to(where), config.hidden, config.modulus)
 
     rows: list[tuple[int, float, float, float, float]] = []
     bar = tqdm(total=config.steps, disable=not progress_enabled(progress), desc="training", unit="step")
     for step in range(config.steps + 1):
-        outputs = model(train_x)
-        loss = loss_fn(outputs, train_y)
+        loss, outputs = loss_and_gradients(model, train_batch, loss_fn)
         if step % config.eval_every == 0 or step == config.steps:
-            with torch.no_grad():
-                test_out = model(test_x)
-                row = (step, loss.item(), _accuracy(outputs, train_y), loss_fn(test_out, test_y).item(), _accuracy(test_out, test_y))
+            train_acc = (outputs.argmax(1) == train_batch.labels).double().mean().item()
+            row = (step, loss.item(), train_acc, *evaluate(model, test_batch, loss_fn))
             rows.append(row)
-            if not torch.isfinite(torch.tensor(row[1:])).all():
+            if not all(math.isfinite(value) for value in row[1:]):
                 bar.close()
                 raise FloatingPointError(f"non-finite loss at step {step} (train {row[1]}, test {row[3]}) for {config}")
             bar.set_postfix(train_acc=f"{row[2]:.3f}", test_acc=f"{row[4]:.3f}", refresh=False)
@@ -165,8 +161,6 @@ def train(
                 break
         if step == config.steps:
             break
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
         optimizer.step()
         bar.update(1)
     bar.close()
