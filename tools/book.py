@@ -164,7 +164,7 @@ def build() -> None:
         raise BuildError("key results drifted from notebooks/reference:\n  " + "\n  ".join(drifts)
                          + "\nIf the change is intended, run `make update-references` and commit the result.")
     write_report(records)
-    command = ["jupyter-book", "build", str(STAGE), "--path-output", str(ROOT), "--warningiserror", "--keep-going"]
+    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(STAGE), "--path-output", str(ROOT), "--warningiserror", "--keep-going"]
     print("[book]", " ".join(command), flush=True)
     if subprocess.run(command, cwd=ROOT).returncode != 0:
         raise BuildError("jupyter-book build failed (warnings count as errors); see the messages above")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +38,9 @@ class KeyResults:
 
     def glue(self, key: str, value: float | int) -> float | int:
         """Record ``value`` under ``key``, glue it for the prose, and return it unchanged."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"key result {key!r} must be an int or float, got {type(value).__name__}")
+        value = int(value) if isinstance(value, numbers.Integral) else float(value)  # plain Python, not numpy
         self.values[key] = value
         _glue(key, value)
         return value
