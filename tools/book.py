@@ -92,7 +92,7 @@ def run_notebook(entry: str) -> Executed:
     source = ROOT / f"{entry}.ipynb"
     name = source.stem
     target = STAGE / f"{entry}.ipynb"
-    parameters = {"results_dir": "."}
+    parameters = {"results_dir": ".", "cache_dir": str(BUILD / "runs")}
     cached = CACHE / f"{name}-{input_hash(source, parameters)}"
     if (cached / "meta.json").exists():
         meta = json.loads((cached / "meta.json").read_text())

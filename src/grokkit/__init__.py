@@ -6,7 +6,8 @@ from .metrics import first_step_reaching
 from .models import ACTIVATIONS, TwoLayerNet
 from .results import KeyResults
 from .tasks import OPERATIONS, ModularTask, Split
-from .train import OPTIMIZERS, TrainConfig, TrainResult, train
+from .sweep import grid, histories, sweep
+from .train import OPTIMIZERS, TrainConfig, TrainResult, train, train_many
 
 __version__ = "0.1.0"
 
@@ -24,4 +25,8 @@ __all__ = [
     "first_step_reaching",
     "pick_device",
     "train",
+    "train_many",
+    "grid",
+    "histories",
+    "sweep",
 ]

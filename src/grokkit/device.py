@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 
@@ -26,3 +29,20 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     if chosen.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"device must be 'cpu', 'cuda' or 'mps', got {device!r}")
     return chosen
+
+
+SMALL_WORK = 1 << 20
+"""Below this many hidden activations per step (members × pairs × K), one CPU thread is faster:
+the ops are too small to split, and a second thread on a busy machine can slow them down many times."""
+
+
+@contextmanager
+def cpu_threads_for(work: int, device: torch.device) -> Iterator[None]:
+    """Use one intra-op thread on CPU for small work, torch's default otherwise; restore afterwards."""
+    before = torch.get_num_threads()
+    if device.type == "cpu" and work < SMALL_WORK:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

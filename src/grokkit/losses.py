@@ -1,4 +1,5 @@
-"""Losses by name. Each takes outputs ``(n, M)`` and integer labels ``(n,)`` and returns a scalar."""
+"""Losses by name. Each maps outputs ``(n, M)`` and integer labels ``(n,)`` to one loss per pair ``(n,)``;
+the training loss is their mean over the training pairs."""
 
 from __future__ import annotations
 
@@ -16,13 +17,13 @@ def centred_targets(labels: torch.Tensor, modulus: int) -> torch.Tensor:
 
 
 def mse(outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Squared error to the centred one-hot target, summed over classes and averaged over pairs."""
-    return (outputs - centred_targets(labels, outputs.shape[1])).pow(2).sum(dim=1).mean()
+    """Squared error to the centred one-hot target, summed over the M classes."""
+    return (outputs - centred_targets(labels, outputs.shape[-1])).pow(2).sum(dim=-1)
 
 
 def cross_entropy(outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Softmax cross-entropy, averaged over pairs."""
-    return F.cross_entropy(outputs, labels)
+    """Softmax cross-entropy."""
+    return F.cross_entropy(outputs, labels, reduction="none")
 
 
 LOSSES: dict[str, Loss] = {"mse": mse, "cross_entropy": cross_entropy}

@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -18,8 +19,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ._validate import check_choice, check_float, check_int
-from .device import pick_device
-from .fastpath import PairBatch, evaluate, loss_and_gradients
+from .device import cpu_threads_for, pick_device
+from .ensemble import Ensemble, MemberSettings, StackedPairs, accuracy, stack_splits
 from .losses import LOSSES
 from .models import ACTIVATIONS, TwoLayerNet
 from .tasks import OPERATIONS, ModularTask, Split
@@ -114,12 +115,6 @@ def progress_enabled(progress: bool | None) -> bool:
     return not os.environ.get("CI") and os.environ.get("GROKKIT_PROGRESS", "1") != "0"
 
 
-def _make_optimizer(config: TrainConfig, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-
-
 def train(
     config: TrainConfig,
     *,
@@ -134,35 +129,99 @@ def train(
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    where = pick_device(device)
-    split = config.split()
-    generator = torch.Generator().manual_seed(config.seed)
-    model = TwoLayerNet(
-        config.modulus, config.hidden, config.activation, top_init_scale=config.top_init_scale, generator=generator
-    ).to(where)
-    loss_fn = LOSSES[config.loss]
-    optimizer = _make_optimizer(config, list(model.parameters()))
-    train_batch = PairBatch(split.train_pairs.to(where), split.train_labels.to(where), config.hidden, config.modulus)
-    test_batch = PairBatch(split.test_pairs.to(where), split.test_labels.to(where), config.hidden, config.modulus)
+    return train_many([config], device=device, progress=progress)[0]
 
-    rows: list[tuple[int, float, float, float, float]] = []
-    bar = tqdm(total=config.steps, disable=not progress_enabled(progress), desc="training", unit="step")
-    for step in range(config.steps + 1):
-        loss, outputs = loss_and_gradients(model, train_batch, loss_fn)
-        if step % config.eval_every == 0 or step == config.steps:
-            train_acc = (outputs.argmax(1) == train_batch.labels).double().mean().item()
-            row = (step, loss.item(), train_acc, *evaluate(model, test_batch, loss_fn))
-            rows.append(row)
-            if not all(math.isfinite(value) for value in row[1:]):
-                bar.close()
-                raise FloatingPointError(f"non-finite loss at step {step} (train {row[1]}, test {row[3]}) for {config}")
-            bar.set_postfix(train_acc=f"{row[2]:.3f}", test_acc=f"{row[4]:.3f}", refresh=False)
-            if config.stop_at_test_acc is not None and row[4] >= config.stop_at_test_acc:
+
+def train_many(
+    configs: Sequence[TrainConfig],
+    *,
+    device: str | torch.device | None = None,
+    progress: bool | None = None,
+    on_finish: Callable[[int, TrainResult], None] | None = None,
+) -> list[TrainResult]:
+    """Train several networks at once as one batched ensemble; results are in the order given.
+
+    The configs must share ``modulus``, ``hidden``, ``activation`` and ``eval_every``; each member's
+    history is what :func:`train` gives for its config alone, up to float rounding. ``on_finish(i,
+    result)`` is called as soon as member ``i`` is done, so a caller can save it before the rest end.
+    """
+    configs = list(configs)
+    if not configs or not all(isinstance(c, TrainConfig) for c in configs):
+        raise TypeError("configs must be a non-empty sequence of TrainConfig")
+    shared = {(c.modulus, c.hidden, c.activation, c.eval_every) for c in configs}
+    if len(shared) > 1:
+        raise ValueError(f"configs trained together must share modulus, hidden, activation and eval_every; got {sorted(shared)}")
+    where = pick_device(device)
+    splits = [c.split() for c in configs]
+    models = [
+        TwoLayerNet(c.modulus, c.hidden, c.activation, top_init_scale=c.top_init_scale,
+                    generator=torch.Generator().manual_seed(c.seed))
+        for c in configs
+    ]
+    column = lambda values: torch.tensor(values, dtype=torch.get_default_dtype(), device=where).view(-1, 1, 1)  # noqa: E731
+    settings = MemberSettings(
+        lr=column([c.lr for c in configs]),
+        weight_decay=column([c.weight_decay for c in configs]),
+        decoupled=column([c.optimizer == "adamw" for c in configs]),
+    )
+    ensemble = Ensemble(models, settings, where)
+    train_batch, test_batch = stack_splits(splits, configs[0].hidden, where)
+    with cpu_threads_for(train_batch.pre.numel(), where):
+        return _run(configs, splits, ensemble, train_batch, test_batch, progress, on_finish)
+
+
+def _run(
+    configs: list[TrainConfig],
+    splits: list[Split],
+    ensemble: Ensemble,
+    train_batch: StackedPairs,
+    test_batch: StackedPairs,
+    progress: bool | None,
+    on_finish: Callable[[int, TrainResult], None] | None,
+) -> list[TrainResult]:
+    """The training loop of :func:`train_many`: step all active members, record, retire finished ones."""
+    where = ensemble.V.device
+    active = list(range(len(configs)))  # original index of each member still in the stack
+    rows: list[list[tuple[int, float, float, float, float]]] = [[] for _ in configs]
+    finished: dict[int, TrainResult] = {}
+    eval_every = configs[0].eval_every
+    budget = max(c.steps for c in configs)
+    bar = tqdm(total=budget, disable=not progress_enabled(progress), desc=f"training {len(configs)} run(s)", unit="step")
+    for step in range(budget + 1):
+        losses = [configs[i].loss for i in active]
+        loss, outputs, grads = ensemble.loss_and_gradients(train_batch, losses)
+        done = [configs[i].steps == step for i in active]
+        if step % eval_every == 0 or any(done):
+            test_loss, test_acc = ensemble.evaluate(test_batch, losses)
+            train_acc = accuracy(outputs, train_batch)
+            table = torch.stack([loss, train_acc, test_loss, test_acc], dim=1).tolist()
+            for slot, i in enumerate(active):
+                if step % eval_every and not done[slot]:
+                    continue
+                row = (step, *table[slot])
+                rows[i].append(row)
+                if not all(math.isfinite(value) for value in row[1:]):
+                    bar.close()
+                    raise FloatingPointError(f"non-finite loss at step {step} (train {row[1]}, test {row[3]}) for {configs[i]}")
+                target = configs[i].stop_at_test_acc
+                done[slot] = done[slot] or (target is not None and row[4] >= target)
+            bar.set_postfix(test_acc=f"{max(r[-1][4] for r in rows):.3f}", active=len(active), refresh=False)
+        if any(done):
+            for slot, i in enumerate(active):
+                if done[slot]:
+                    history = pd.DataFrame(rows[i], columns=HISTORY_COLUMNS)
+                    finished[i] = TrainResult(config=configs[i], model=ensemble.member(slot), split=splits[i], history=history)
+                    if on_finish is not None:
+                        on_finish(i, finished[i])
+            keep = torch.tensor([slot for slot, d in enumerate(done) if not d], dtype=torch.long, device=where)
+            active = [i for i, d in zip(active, done) if not d]
+            if not active:
                 break
-        if step == config.steps:
-            break
-        optimizer.step()
+            ensemble.keep(keep)
+            train_batch.keep(keep)
+            test_batch.keep(keep)
+            grads = [g[keep] for g in grads]
+        ensemble.adam_step(grads)
         bar.update(1)
     bar.close()
-    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
-    return TrainResult(config=config, model=model.cpu(), split=split, history=history)
+    return [finished[i] for i in range(len(configs))]

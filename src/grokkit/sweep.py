@@ -1,0 +1,208 @@
+"""Many runs in, one tidy table out: batched training, an on-disk cache, resumable after a kill.
+
+Configs that share an architecture are trained together as ensembles (:func:`grokkit.train_many`),
+in chunks sized to a memory budget. Every finished run is written to the cache at once, atomically
+(temporary file + rename) and with a SHA-256 checksum, under a key made of the config's stable hash
+and :data:`TRAINING_CODE_VERSION`. Running the same sweep again loads finished runs and trains only
+the rest; an entry that is truncated or corrupt is reported, ignored and recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import os
+import tempfile
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .device import pick_device
+from .metrics import first_step_reaching
+from .models import TwoLayerNet
+from .train import HISTORY_COLUMNS, TrainConfig, TrainResult, progress_enabled, train_many
+
+TRAINING_CODE_VERSION = "1"
+"""Bumped whenever a change to the training code changes results, so stale cache entries are not used."""
+
+SUMMARY_COLUMNS = [
+    "memorised_step", "generalised_step", "final_train_acc", "final_test_acc", "final_train_loss",
+    "final_test_loss", "source", "history",
+]
+MEMORY_BUDGET_BYTES = 1 << 30
+"""Upper bound for the work tensors of one chunk of the ensemble."""
+
+
+def grid(base: TrainConfig, **axes: Sequence[object]) -> list[TrainConfig]:
+    """Every combination of the given field values applied to ``base``, e.g. ``grid(c, seed=range(3), n_train=[500, 1000])``."""
+    if not isinstance(base, TrainConfig):
+        raise TypeError(f"base must be a TrainConfig, got {type(base).__name__}")
+    fields = set(base.to_dict())
+    unknown = sorted(set(axes) - fields)
+    if unknown:
+        raise ValueError(f"unknown TrainConfig field(s) {unknown}; allowed: {sorted(fields)}")
+    names = list(axes)
+    return [base.replace(**dict(zip(names, values))) for values in itertools.product(*(list(axes[n]) for n in names))]
+
+
+def cache_key(config: TrainConfig) -> str:
+    return hashlib.sha256(f"{config.stable_hash()}|{TRAINING_CODE_VERSION}".encode()).hexdigest()[:24]
+
+
+class RunCache:
+    """Finished runs on disk, one checksummed file per run."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def path(self, config: TrainConfig) -> Path:
+        return self.directory / f"{cache_key(config)}.run"
+
+    def save(self, result: TrainResult) -> None:
+        buffer = io.BytesIO()
+        torch.save({
+            "config": result.config.to_dict(),
+            "history": result.history.to_dict(orient="list"),
+            "W": result.model.W.detach().clone(),
+            "V": result.model.V.detach().clone(),
+        }, buffer)
+        payload = buffer.getvalue()
+        target = self.path(result.config)
+        handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=target.stem, suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    def load(self, config: TrainConfig) -> TrainResult | None:
+        """The cached run, or ``None`` if absent; a damaged entry is reported and treated as absent."""
+        path = self.path(config)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        checksum, _, payload = raw.partition(b"\n")
+        if hashlib.sha256(payload).hexdigest().encode() != checksum:
+            warnings.warn(f"cache entry {path} is truncated or corrupt; recomputing it", stacklevel=3)
+            return None
+        data = torch.load(io.BytesIO(payload), weights_only=True)
+        if data["config"] != config.to_dict():
+            warnings.warn(f"cache entry {path} belongs to another config; recomputing it", stacklevel=3)
+            return None
+        model = TwoLayerNet(config.modulus, config.hidden, config.activation)
+        with torch.no_grad():
+            model.W.copy_(data["W"])
+            model.V.copy_(data["V"])
+        history = pd.DataFrame(data["history"], columns=HISTORY_COLUMNS)
+        return TrainResult(config=config, model=model, split=config.split(), history=history)
+
+
+def _chunks(configs: list[tuple[int, TrainConfig]], max_members: int | None) -> list[list[tuple[int, TrainConfig]]]:
+    """Group by architecture, sort by training size (little padding), split to fit the memory budget."""
+    groups: dict[tuple[object, ...], list[tuple[int, TrainConfig]]] = {}
+    for item in configs:
+        c = item[1]
+        groups.setdefault((c.modulus, c.hidden, c.activation, c.eval_every), []).append(item)
+    chunks = []
+    for (modulus, hidden, _, _), items in groups.items():
+        items.sort(key=lambda item: (item[1].split().n_train, item[1].steps))
+        per_member = 4 * hidden * 3 * modulus * modulus  # three (n, K) float buffers over train + test pairs
+        size = max(1, min(max_members or len(items), MEMORY_BUDGET_BYTES // per_member))
+        chunks += [items[i : i + size] for i in range(0, len(items), size)]
+    return chunks
+
+
+def summarise(result: TrainResult, source: str) -> dict[str, object]:
+    """One sweep row: the config's fields, when the run memorised and generalised (99 %), final values."""
+    history = result.history
+    last = history.iloc[-1]
+    return {
+        **result.config.to_dict(),
+        "memorised_step": first_step_reaching(history, "train_acc", 0.99),
+        "generalised_step": first_step_reaching(history, "test_acc", 0.99),
+        "final_train_acc": float(last["train_acc"]),
+        "final_test_acc": float(last["test_acc"]),
+        "final_train_loss": float(last["train_loss"]),
+        "final_test_loss": float(last["test_loss"]),
+        "source": source,
+        "history": history,
+    }
+
+
+def sweep(
+    configs: Iterable[TrainConfig],
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    device: str | torch.device | None = None,
+    max_members: int | None = None,
+    backend: str = "local",
+    progress: bool | None = None,
+) -> pd.DataFrame:
+    """Train every config (or load it from ``cache_dir``) and return one row per config, in order.
+
+    Columns: every :class:`TrainConfig` field, ``memorised_step`` / ``generalised_step`` (first
+    recorded step with train / test accuracy ≥ 99 %, or missing), final accuracies and losses,
+    ``source`` ("cache" or "trained") and ``history`` (that run's history DataFrame).
+    ``backend="ray"`` sends chunks to a Ray cluster (``pip install 'grokkit[ray]'``; call
+    ``ray.init`` first to choose which), the default trains in this process.
+    """
+    configs = list(configs)
+    if not configs:
+        raise ValueError("configs is empty; pass at least one TrainConfig (see grokkit.sweep.grid)")
+    if not all(isinstance(c, TrainConfig) for c in configs):
+        raise TypeError("configs must all be TrainConfig instances")
+    if max_members is not None and (isinstance(max_members, bool) or not isinstance(max_members, int) or max_members < 1):
+        raise ValueError(f"max_members must be None or an int >= 1, got {max_members!r}")
+    if backend not in ("local", "ray"):
+        raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
+    cache = RunCache(cache_dir) if cache_dir is not None else None
+    rows: dict[int, dict[str, object]] = {}
+    todo = []
+    for index, config in enumerate(configs):
+        cached = cache.load(config) if cache else None
+        if cached is not None:
+            rows[index] = summarise(cached, "cache")
+        else:
+            todo.append((index, config))
+    bar = tqdm(total=len(configs), initial=len(rows), disable=not progress_enabled(progress), desc="sweep", unit="run")
+
+    def record(index: int, result: TrainResult) -> None:
+        if cache:
+            cache.save(result)
+        rows[index] = summarise(result, "trained")
+        bar.update(1)
+
+    chunks = _chunks(todo, max_members)
+    if backend == "ray":
+        from .distributed import train_chunks_on_ray
+
+        for chunk, results in train_chunks_on_ray([[c for _, c in chunk] for chunk in chunks], chunks):
+            for (index, _), result in zip(chunk, results):
+                record(index, result)
+    else:
+        where = pick_device(device)
+        for chunk in chunks:
+            train_many([c for _, c in chunk], device=where, progress=False,
+                       on_finish=lambda position, result, chunk=chunk: record(chunk[position][0], result))
+    bar.close()
+    return pd.DataFrame([rows[i] for i in range(len(configs))])
+
+
+def histories(results: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """The runs' histories stacked into one long frame, each row tagged with the given config columns."""
+    missing = sorted(set(columns) - set(results.columns))
+    if missing:
+        raise ValueError(f"unknown column(s) {missing}; available: {sorted(results.columns)}")
+    frames = [row.history.assign(run=i, **{c: getattr(row, c) for c in columns}) for i, row in enumerate(results.itertuples())]
+    return pd.concat(frames, ignore_index=True)
