@@ -109,7 +109,7 @@ class Ensemble:
         flat = self.columns.view(-1, self.hidden)
         pre = batch.pre.view(-1, self.hidden)
         torch.index_select(flat, 0, batch.first, out=pre)
-        pre.add_(flat.index_select(0, batch.second))
+        pre.add_(torch.index_select(flat, 0, batch.second, out=batch.grad.view(-1, self.hidden)))  # grad is free here
         if self.activation == "x2":
             return torch.mul(batch.pre, batch.pre, out=batch.features)
         return batch.features.copy_(self.sigma(batch.pre))
