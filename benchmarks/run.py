@@ -68,13 +68,17 @@ def grokkit_time_to_99(config: TrainConfig) -> tuple[float, int]:
     return time.perf_counter() - start, int(history["step"].iloc[-1])
 
 
-def matmul_gflops(size: int = 2048, repeats: int = 20) -> float:
+def matmul_gflops(size: int = 2048, repeats: int = 10, trials: int = 5) -> float:
+    """Best of ``trials`` timings of a square fp32 matmul: the machine's attainable peak."""
     a, b = torch.randn(size, size), torch.randn(size, size)
     a @ b
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+    best = float("inf")
+    for _ in range(trials):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 * repeats / best / 1e9
 
 
 def classic_flops(config: TrainConfig, steps: int) -> float:
@@ -86,7 +90,7 @@ def classic_flops(config: TrainConfig, steps: int) -> float:
 
 
 def sweep_configs() -> list[TrainConfig]:
-    base = TrainConfig(modulus=71, hidden=512, weight_decay=2e-4, steps=200, eval_every=10)
+    base = TrainConfig(modulus=71, hidden=512, weight_decay=2e-4, steps=100, eval_every=10)
     return grid(base, n_train=[1000, 1500, 2000, 2500], seed=range(16))
 
 
@@ -120,7 +124,7 @@ def main() -> None:
         "| measurement | baseline | grokkit | ratio |",
         "| --- | --- | --- | --- |",
         f"| a. classic run, wall time to 99 % test accuracy | plain PyTorch {plain_s:.2f} s ({plain_steps} steps) | {ours_s:.2f} s ({ours_steps} steps) | {plain_s / ours_s:.2f}x faster |",
-        f"| b. sweep of {len(configs)} runs (K=512, n in 1000-2500, 16 seeds, 200 steps) | one after another {sequential_s:.1f} s | batched {batched_s:.1f} s | {sequential_s / batched_s:.2f}x faster |",
+        f"| b. sweep of {len(configs)} runs (K=512, n in 1000-2500, 16 seeds, 100 steps) | one after another {sequential_s:.1f} s | batched {batched_s:.1f} s | {sequential_s / batched_s:.2f}x faster |",
         f"| c. classic run, achieved matmul throughput | machine's 2048² fp32 matmul {peak:.1f} GFLOP/s | {achieved:.1f} GFLOP/s | {achieved / peak:.0%} of it |",
         "",
     ]

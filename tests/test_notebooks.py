@@ -71,3 +71,14 @@ def test_smoke_run(path, tmp_path, monkeypatch):
     assert set(results) == set(reference), "the smoke run must record the same key results as the full run"
     images = [o for c in nbformat.read(out, as_version=4).cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert images, "the notebook drew no figure"
+
+
+def test_a_failing_cell_names_the_notebook_and_the_cell(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("assert x == 2, 'the claim does not hold'"),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    source = tmp_path / "broken.ipynb"
+    nbformat.write(nb, source)
+    with pytest.raises(BuildError, match=r"broken\.ipynb failed in cell 2 of the executed copy .*AssertionError: the claim does not hold"):
+        execute(source, tmp_path / "out.ipynb", {}, tmp_path)

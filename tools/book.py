@@ -65,7 +65,7 @@ def execute(notebook: Path, output: Path, parameters: dict[str, object], workdir
         )
     except papermill.PapermillExecutionError as error:
         raise BuildError(
-            f"{notebook.name} failed in cell {error.cell_index} (execution count {error.exec_count}): "
+            f"{notebook.name} failed in cell {error.cell_index + 1} of the executed copy (execution count {error.exec_count}): "
             f"{error.ename}: {error.evalue}\nExecuted copy with the traceback: {output}"
         ) from None
 
