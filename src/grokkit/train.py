@@ -100,13 +100,6 @@ class TrainResult:
     split: Split
     history: pd.DataFrame
 
-    def tidy(self) -> pd.DataFrame:
-        """The history with the config's fields as extra columns, ready to concatenate across runs."""
-        frame = self.history.copy()
-        for key, value in self.config.to_dict().items():
-            frame[key] = value
-        return frame
-
 
 def progress_enabled(progress: bool | None) -> bool:
     """``None`` means: show a bar unless running in CI or GROKKIT_PROGRESS=0 (as the book build sets)."""
