@@ -103,3 +103,11 @@ def test_key_results_round_trip_and_drift(tmp_path):
     assert [d.key for d in drifts] == ["acc"]
     assert "reference 99.0, new 99.5" in str(drifts[0])
     assert [d.key for d in compare({"step": 120, "extra": 1}, reference)] == ["acc", "extra"]
+
+
+def test_a_diverging_run_is_reported_at_the_step_it_diverges():
+    config = TrainConfig(modulus=7, n_train=20, hidden=8, lr=1e12, steps=500, eval_every=100)
+    with pytest.raises(FloatingPointError, match=r"non-finite training loss at step \d+ for TrainConfig\(modulus=7") as info:
+        train(config, progress=False)
+    step = int(info.value.args[0].split("step ")[1].split()[0])
+    assert 0 < step < 100, "detected between evaluations, not at the next one"

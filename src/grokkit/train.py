@@ -183,6 +183,11 @@ def _run(
     for step in range(budget + 1):
         losses = [configs[i].loss for i in active]
         loss, outputs, grads = ensemble.loss_and_gradients(train_batch, losses)
+        finite = torch.isfinite(loss)
+        if not finite.all():
+            bar.close()
+            bad = active[int((~finite).nonzero()[0])]
+            raise FloatingPointError(f"non-finite training loss at step {step} for {configs[bad]}")
         done = [configs[i].steps == step for i in active]
         if step % eval_every == 0 or any(done):
             test_loss, test_acc = ensemble.evaluate(test_batch, losses)
@@ -193,9 +198,9 @@ def _run(
                     continue
                 row = (step, *table[slot])
                 rows[i].append(row)
-                if not all(math.isfinite(value) for value in row[1:]):
+                if not math.isfinite(row[3]):
                     bar.close()
-                    raise FloatingPointError(f"non-finite loss at step {step} (train {row[1]}, test {row[3]}) for {configs[i]}")
+                    raise FloatingPointError(f"non-finite test loss at step {step} for {configs[i]}")
                 target = configs[i].stop_at_test_acc
                 done[slot] = done[slot] or (target is not None and row[4] >= target)
             bar.set_postfix(test_acc=f"{max(r[-1][4] for r in rows):.3f}", active=len(active), refresh=False)
