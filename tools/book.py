@@ -34,16 +34,19 @@ class BuildError(RuntimeError):
     """A failure the build reports in one readable message (no traceback needed)."""
 
 
-def toc_notebooks(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
-    """Paths (relative to the root, without suffix) of the toc entries that are notebooks."""
+def toc_files(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
+    """Every page of the table of contents (root first), as paths relative to the root without suffix."""
     def walk(node: object) -> list[str]:
         if isinstance(node, dict):
-            found = [node["file"]] if "file" in node and (ROOT / f"{node['file']}.ipynb").exists() else []
-            return found + [f for value in node.values() for f in walk(value)]
-        if isinstance(node, list):
-            return [f for item in node for f in walk(item)]
-        return []
-    return walk(yaml.safe_load(toc_path.read_text()))
+            return ([node["file"]] if "file" in node else []) + [f for value in node.values() for f in walk(value)]
+        return [f for item in node for f in walk(item)] if isinstance(node, list) else []
+    toc = yaml.safe_load(toc_path.read_text())
+    return [toc["root"], *walk(toc.get("parts", toc.get("chapters", [])))]
+
+
+def toc_notebooks() -> list[str]:
+    """The toc pages that are notebooks."""
+    return [page for page in toc_files() if (ROOT / f"{page}.ipynb").exists()]
 
 
 def check_parameters(notebook: Path, parameters: dict[str, object]) -> None:
