@@ -1,5 +1,6 @@
 """Checks on the built HTML (`make book` runs them after building; skipped when no build exists)."""
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,36 @@ def test_no_unresolved_glue_or_references(page):
     assert body.strip(), f"{page}: empty page"
     for marker in ("::", "RUNTIME_", "{glue", "{cite"):
         assert marker not in body, f"{page}: unresolved {marker!r} in the rendered text"
+
+
+def built_pages() -> list[Path]:
+    return sorted(p for p in HTML.rglob("*.html") if "_static" not in p.parts and "_sources" not in p.parts)
+
+
+@pytest.mark.parametrize("page", built_pages() if HTML.exists() else [], ids=lambda p: p.relative_to(HTML).as_posix())
+def test_every_internal_link_resolves(page):
+    """Links, cross-references and citations point at a built file and, with a #fragment, at an id there."""
+    broken = []
+    for link in BeautifulSoup(page.read_text(), "html.parser").select("a[href]"):
+        href = link["href"]
+        if href.startswith(("http:", "https:", "mailto:", "javascript:")):
+            continue
+        target, _, fragment = href.partition("#")
+        file = (page.parent / target).resolve() if target else page
+        if file.is_dir():
+            file = file / "index.html"
+        if not file.exists():
+            broken.append(f"{href} (no file)")
+        elif fragment and file.suffix == ".html":
+            ids = ids_in(file)
+            if fragment not in ids:
+                broken.append(f"{href} (no id {fragment!r})")
+    assert not broken, f"{page.relative_to(HTML)}: broken links {broken}"
+
+
+@functools.cache
+def ids_in(file: Path) -> frozenset[str]:
+    return frozenset(tag["id"] for tag in BeautifulSoup(file.read_text(), "html.parser").select("[id]"))
 
 
 def test_execution_report_lists_every_notebook():

@@ -61,16 +61,41 @@ def test_unknown_parameter_fails_fast(tmp_path):
         execute(path, tmp_path / "out.ipynb", {"modulos": 7}, tmp_path)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_smoke_run(path, tmp_path, monkeypatch):
-    monkeypatch.setenv("GROKKIT_PROGRESS", "0")
-    out = tmp_path / path.name
-    execute(path, out, {**SMOKE[path.stem], "results_dir": str(tmp_path)}, tmp_path)
-    results = json.loads((tmp_path / f"{path.stem}.results.json").read_text())
+def test_mistyped_parameter_fails_fast(tmp_path):
+    with pytest.raises(BuildError, match=r"parameter modulus must be int like its default 71, got str '71'"):
+        execute(NOTEBOOKS[0], tmp_path / "out.ipynb", {"modulus": "71"}, tmp_path)
+
+
+def smoke_run(path: Path, directory: Path) -> tuple[dict[str, float], Path]:
+    """Execute ``path`` with its smoke parameters in ``directory``; its key results and executed copy."""
+    out = directory / path.name
+    execute(path, out, {**SMOKE[path.stem], "results_dir": str(directory)}, directory)
+    return json.loads((directory / f"{path.stem}.results.json").read_text()), out
+
+
+@pytest.fixture(scope="module", params=NOTEBOOKS, ids=lambda p: p.stem)
+def smoke(request, tmp_path_factory):
+    """One smoke run per notebook, shared by the tests below."""
+    path = request.param
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GROKKIT_PROGRESS", "0")
+        results, out = smoke_run(path, tmp_path_factory.mktemp(path.stem))
+    return path, results, out
+
+
+def test_smoke_run(smoke):
+    path, results, out = smoke
     reference = json.loads((ROOT / "notebooks" / "reference" / f"{path.stem}.json").read_text())
     assert set(results) == set(reference), "the smoke run must record the same key results as the full run"
     images = [o for c in nbformat.read(out, as_version=4).cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert images, "the notebook drew no figure"
+
+
+def test_executing_twice_gives_identical_key_results(smoke, tmp_path, monkeypatch):
+    path, first, _ = smoke
+    monkeypatch.setenv("GROKKIT_PROGRESS", "0")
+    second, _ = smoke_run(path, tmp_path)
+    assert second == first
 
 
 def test_a_failing_cell_names_the_notebook_and_the_cell(tmp_path):

@@ -4,6 +4,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import pandas as pd
 import pytest
@@ -87,6 +88,22 @@ def test_killed_sweep_resumes_with_only_the_unfinished_runs(tmp_path):
     uninterrupted = sweep(KILLED, cache_dir=tmp_path / "fresh", max_members=1, progress=False)
     final = sweep(KILLED, cache_dir=cache, max_members=1, progress=False)
     for a, b in zip(uninterrupted["history"], final["history"]):
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_two_sweeps_sharing_a_cache_at_once(tmp_path):
+    """Both processes write every entry (atomic renames); afterwards every entry is intact and correct."""
+    cache = tmp_path / "shared"
+    both = [subprocess.Popen([sys.executable, "-c", SCRIPT, str(cache)], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    for process in both:
+        assert process.wait(timeout=300) == 0
+    assert sorted(p.suffix for p in cache.iterdir()) == [".run"] * 8, "a temporary file was left behind"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a damaged entry would warn
+        shared = sweep(KILLED, cache_dir=cache, max_members=1, progress=False)
+    assert (shared["source"] == "cache").all()
+    alone = sweep(KILLED[:2], max_members=1, progress=False)
+    for a, b in zip(alone["history"], shared["history"]):
         pd.testing.assert_frame_equal(a, b)
 
 

@@ -10,6 +10,7 @@ inputs (notebook, library source, parameters) are unchanged is reused from _buil
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -50,11 +51,25 @@ def toc_notebooks() -> list[str]:
 
 
 def check_parameters(notebook: Path, parameters: dict[str, object]) -> None:
-    """Fail before executing if a parameter is not declared in the notebook's ``parameters`` cell."""
+    """Fail before executing if a parameter is not declared in the ``parameters`` cell or has the wrong type.
+
+    The type allowed is the type of the declared default (an int is accepted where the default is a
+    float; a default of ``None`` accepts anything).
+    """
     declared = papermill.inspect_notebook(str(notebook))
     unknown = sorted(set(parameters) - set(declared))
     if unknown:
         raise BuildError(f"{notebook.name}: unknown parameter(s) {unknown}; the notebook declares {sorted(declared)}")
+    for name, value in parameters.items():
+        default = ast.literal_eval(declared[name]["default"])
+        if default is None or value is None:
+            continue
+        expected = (int, float) if type(default) is float else type(default)
+        if type(value) is bool and expected is not bool or not isinstance(value, expected):
+            raise BuildError(
+                f"{notebook.name}: parameter {name} must be {type(default).__name__} like its default "
+                f"{declared[name]['default']}, got {type(value).__name__} {value!r}"
+            )
 
 
 def execute(notebook: Path, output: Path, parameters: dict[str, object], workdir: Path) -> None:

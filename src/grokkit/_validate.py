@@ -6,6 +6,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+import torch
+
 
 def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """Return ``value`` if it is an int within [minimum, maximum]; raise naming ``name`` otherwise."""
@@ -49,3 +51,14 @@ def check_choice(name: str, value: Any, allowed: Iterable[str]) -> str:
     if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
     return value
+
+
+def check_pairs(name: str, pairs: Any, modulus: int) -> torch.Tensor:
+    """Return ``pairs`` if it is an integer tensor of shape (n, 2) with entries in [0, modulus)."""
+    if not isinstance(pairs, torch.Tensor) or pairs.dtype.is_floating_point or pairs.dtype.is_complex or pairs.dtype == torch.bool:
+        raise TypeError(f"{name} must be an integer torch.Tensor of shape (n, 2), got {type(pairs).__name__} {getattr(pairs, 'dtype', '')}".rstrip())
+    if pairs.dim() != 2 or pairs.shape[1] != 2:
+        raise ValueError(f"{name} must have shape (n, 2), got {tuple(pairs.shape)}")
+    if pairs.numel() and (int(pairs.min()) < 0 or int(pairs.max()) >= modulus):
+        raise ValueError(f"{name} entries must be in [0, {modulus - 1}], got values from {int(pairs.min())} to {int(pairs.max())}")
+    return pairs

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._validate import check_choice, check_float, check_int
+from ._validate import check_choice, check_float, check_int, check_pairs
 
 
 def _square(z: torch.Tensor) -> torch.Tensor:
@@ -59,6 +59,7 @@ class TwoLayerNet(nn.Module):
 
     def pre_activation(self, pairs: torch.Tensor) -> torch.Tensor:
         """W x for each pair, shape ``(n, K)``: column a plus column M + b of W."""
+        check_pairs("pairs", pairs, self.modulus)
         columns = self.W.t()
         return columns[pairs[:, 0]] + columns[pairs[:, 1] + self.modulus]
 

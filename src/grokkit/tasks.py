@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._validate import check_choice, check_float, check_int
+from ._validate import check_choice, check_float, check_int, check_pairs
 
 OPERATIONS = ("add", "sub", "mul", "div")
 """Binary operations mod M. ``div`` is a·b⁻¹ and is defined only for b coprime to M."""
@@ -59,7 +59,7 @@ class ModularTask:
 
     def labels(self, pairs: torch.Tensor | None = None) -> torch.Tensor:
         """The label ``a ∘ b mod M`` of each pair (all pairs if none are given)."""
-        pairs = self.pairs() if pairs is None else pairs
+        pairs = self.pairs() if pairs is None else check_pairs("pairs", pairs, self.modulus)
         a, b, m = pairs[:, 0], pairs[:, 1], self.modulus
         if self.operation == "add":
             return (a + b) % m
