@@ -25,6 +25,71 @@ def test_one_run_matches_a_plain_pytorch_loop(activation, loss, optimizer):
     torch.testing.assert_close(trained.V, model.V, rtol=1e-4, atol=1e-6)
 
 
+def test_sgd_matches_torch_optim():
+    config = SMALL.replace(optimizer="sgd", lr=0.05, weight_decay=1e-2)
+    split = config.split()
+    model = TwoLayerNet(13, 24, generator=torch.Generator().manual_seed(config.seed))
+    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
+    for _ in range(config.steps):
+        opt.zero_grad()
+        LOSSES["mse"](model(split.train_pairs), split.train_labels).mean().backward()
+        opt.step()
+    trained = train(config, progress=False).model
+    torch.testing.assert_close(trained.W, model.W, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(trained.V, model.V, rtol=1e-4, atol=1e-6)
+
+
+def reference_muon_step(weight, grad, buffer, lr, weight_decay):
+    """Muon as its authors publish it, on W of shape (out, in) = (K, 2M)."""
+    buffer.lerp_(grad, 0.1)
+    update = grad.lerp(buffer, 0.9)
+    x = update / (update.norm() + 1e-7)
+    transposed = x.shape[0] > x.shape[1]
+    x = x.T if transposed else x
+    for _ in range(5):
+        a = x @ x.T
+        x = 3.4445 * x + (-4.7750 * a + 2.0315 * a @ a) @ x
+    x = x.T if transposed else x
+    weight.mul_(1 - lr * weight_decay)
+    weight.sub_(x * lr * max(1, weight.shape[0] / weight.shape[1]) ** 0.5)
+
+
+def test_muon_on_the_hidden_layer_and_adam_on_the_top_layer_match_a_reference_loop():
+    config = SMALL.replace(optimizer="muon", lr=1e-2, hidden_lr=0.02, weight_decay=1e-2)
+    split = config.split()
+    model = TwoLayerNet(13, 24, generator=torch.Generator().manual_seed(config.seed))
+    adam = torch.optim.Adam([model.V], lr=config.lr, weight_decay=config.weight_decay)
+    buffer = torch.zeros_like(model.W)
+    for _ in range(config.steps):
+        adam.zero_grad()
+        model.W.grad = None
+        LOSSES["mse"](model(split.train_pairs), split.train_labels).mean().backward()
+        adam.step()
+        with torch.no_grad():
+            reference_muon_step(model.W, model.W.grad, buffer, config.hidden_lr, config.weight_decay)
+    trained = train(config, progress=False).model
+    torch.testing.assert_close(trained.W, model.W, rtol=1e-3, atol=1e-5)
+    torch.testing.assert_close(trained.V, model.V, rtol=1e-3, atol=1e-5)
+
+
+def test_snapshots_and_starting_from_a_trained_network():
+    first = train(SMALL, progress=False, snapshot_every=10)
+    assert sorted(first.snapshots) == [0, 10, 20, 30]
+    torch.testing.assert_close(first.snapshots[30].W, first.model.W)
+    assert not torch.equal(first.snapshots[0].W, first.snapshots[10].W)
+    fresh = TwoLayerNet(13, 24, generator=torch.Generator().manual_seed(SMALL.seed))
+    torch.testing.assert_close(first.snapshots[0].W, fresh.W)
+    continued = train(SMALL.replace(steps=5), progress=False, init=first.model, snapshot_every=5)
+    torch.testing.assert_close(continued.snapshots[0].W, first.model.W)
+    assert continued.history["train_acc"].iloc[0] == first.history["train_acc"].iloc[-1]
+    with pytest.raises(ValueError, match="snapshot_every must be a multiple of eval_every=5, got 7"):
+        train(SMALL, snapshot_every=7)
+    with pytest.raises(ValueError, match="init network has modulus=13, hidden=24"):
+        train(SMALL.replace(hidden=8), init=first.model)
+    with pytest.raises(TypeError, match="init must be None or a TwoLayerNet"):
+        train(SMALL, init="model.pt")
+
+
 def test_members_equal_solo_runs():
     configs = [
         SMALL,
@@ -50,7 +115,9 @@ def test_members_stop_at_their_own_budget_or_target():
 
 
 def test_members_must_share_the_architecture():
-    with pytest.raises(ValueError, match="must share modulus, hidden, activation and eval_every"):
+    with pytest.raises(ValueError, match="must share modulus, hidden, activation, eval_every and optimiser family"):
         train_many([SMALL, SMALL.replace(hidden=32)])
+    with pytest.raises(ValueError, match="optimiser family"):
+        train_many([SMALL, SMALL.replace(optimizer="sgd")])
     with pytest.raises(TypeError, match="non-empty sequence of TrainConfig"):
         train_many([])

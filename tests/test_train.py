@@ -68,7 +68,7 @@ def test_stable_hash_depends_on_every_field():
         ({"n_train": None, "train_fraction": 1.2}, r"train_fraction must be in \(0"),
         ({"activation": "gelu"}, "activation must be one of"),
         ({"loss": "hinge"}, "loss must be one of"),
-        ({"optimizer": "sgd"}, "optimizer must be one of"),
+        ({"optimizer": "rmsprop"}, "optimizer must be one of"),
         ({"hidden": 0}, "hidden must be >= 1"),
         ({"steps": 0}, "steps must be >= 1"),
         ({"steps": 10.5}, "steps must be an int"),

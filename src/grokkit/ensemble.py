@@ -5,8 +5,9 @@ differ in everything else: seed, training subset and its size, loss, optimiser, 
 weight decay. Subsets of different sizes are padded to the largest and masked out of the loss.
 The forward and backward passes are written by hand: the one-hot first layer is a row gather forward
 and an ``index_add_`` backward, the three ``(S, n, K)`` work tensors are allocated once, and autograd
-is used only for the cheap ``(S, n, M)`` loss. Adam/AdamW are applied with per-member learning rates
-and weight decays and follow ``torch.optim``'s update rule exactly. A member that reaches its step
+is used only for the cheap ``(S, n, M)`` loss. The optimiser family (Adam/AdamW, SGD or Muon) is
+shared by the stack; learning rates and weight decays are per member. Adam, AdamW and SGD follow
+``torch.optim``'s update rules exactly. A member that reaches its step
 budget or its test-accuracy target is removed from the stack, so it stops costing compute.
 """
 
@@ -24,6 +25,10 @@ from .tasks import Split
 
 BETAS = (0.9, 0.999)
 EPS = 1e-8
+MOMENTUM = 0.9
+"""Heavy-ball momentum of SGD and Nesterov momentum of Muon."""
+NEWTON_SCHULZ = (3.4445, -4.7750, 2.0315)
+"""Coefficients of the quintic Newton–Schulz iteration that orthogonalises Muon's update (Jordan et al. 2024)."""
 
 
 def _padded(tensors: Sequence[torch.Tensor], fill: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,17 +75,18 @@ class MemberSettings:
     """Per-member training settings as ``(S, 1, 1)`` tensors, so they broadcast over the weights."""
 
     lr: torch.Tensor
+    hidden_lr: torch.Tensor  # learning rate of the hidden layer W
     weight_decay: torch.Tensor
     decoupled: torch.Tensor  # 1.0 for AdamW, 0.0 for Adam with coupled L2
 
     def keep(self, members: torch.Tensor) -> MemberSettings:
-        return MemberSettings(self.lr[members], self.weight_decay[members], self.decoupled[members])
+        return MemberSettings(self.lr[members], self.hidden_lr[members], self.weight_decay[members], self.decoupled[members])
 
 
 class Ensemble:
     """The stacked weights ``columns`` (S, 2M, K) = Wᵀ and ``V`` (S, M, K) with their Adam moments."""
 
-    def __init__(self, models: Sequence[TwoLayerNet], settings: MemberSettings, device: torch.device) -> None:
+    def __init__(self, models: Sequence[TwoLayerNet], settings: MemberSettings, device: torch.device, optimizer: str = "adam") -> None:
         first = models[0]
         if any((m.modulus, m.hidden, m.activation) != (first.modulus, first.hidden, first.activation) for m in models):
             raise ValueError("ensemble members must share modulus, hidden and activation")
@@ -90,6 +96,7 @@ class Ensemble:
         self.V = torch.stack([m.V.detach() for m in models]).to(device)
         self.moments = [torch.zeros_like(t) for t in (self.columns, self.columns, self.V, self.V)]
         self.settings = settings
+        self.optimizer = optimizer
         self.step_count = 0
 
     def keep(self, members: torch.Tensor) -> None:
@@ -145,20 +152,62 @@ class Ensemble:
         return per_member.detach(), outputs.detach(), [grad_columns, grad_v]
 
     @torch.no_grad()
-    def adam_step(self, grads: list[torch.Tensor]) -> None:
-        """One Adam (coupled L2) or AdamW (decoupled) update per member, as ``torch.optim`` computes it."""
+    def step(self, grads: list[torch.Tensor]) -> None:
+        """One optimiser update of every member: the family chosen at construction, per-member settings."""
         self.step_count += 1
+        s = self.settings
+        if self.optimizer == "sgd":
+            for param, grad, buffer, lr in ((self.columns, grads[0], self.moments[0], s.hidden_lr), (self.V, grads[1], self.moments[2], s.lr)):
+                grad.add_(param * s.weight_decay)
+                if self.step_count == 1:
+                    buffer.copy_(grad)
+                else:
+                    buffer.mul_(MOMENTUM).add_(grad)
+                param.sub_(buffer * lr)
+            return
+        if self.optimizer == "muon":
+            self._muon(self.columns, grads[0], self.moments[0])
+        else:
+            self._adam(self.columns, grads[0], *self.moments[:2], s.hidden_lr)
+        self._adam(self.V, grads[1], *self.moments[2:], s.lr)
+
+    def _adam(self, param: torch.Tensor, grad: torch.Tensor, m: torch.Tensor, v: torch.Tensor, lr: torch.Tensor) -> None:
+        """Adam (coupled L2) or AdamW (decoupled), as ``torch.optim`` computes them."""
+        s = self.settings
         beta1, beta2 = BETAS
         correction1 = 1 - beta1**self.step_count
         correction2_sqrt = math.sqrt(1 - beta2**self.step_count)
+        grad.add_(param * (s.weight_decay * (1 - s.decoupled)))
+        param.mul_(1 - lr * s.weight_decay * s.decoupled)
+        m.lerp_(grad, 1 - beta1)
+        v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        denom = (v.sqrt() / correction2_sqrt).add_(EPS)
+        param.sub_(m / denom * (lr / correction1))
+
+    def _muon(self, param: torch.Tensor, grad: torch.Tensor, buffer: torch.Tensor) -> None:
+        """Muon on the hidden layer: Nesterov momentum, orthogonalised, with decoupled weight decay.
+
+        Every singular value of the update is pushed towards 1, so directions (here: features) that
+        the raw gradient barely touches move as fast as the dominant ones.
+        """
         s = self.settings
-        for param, grad, m, v in ((self.columns, grads[0], *self.moments[:2]), (self.V, grads[1], *self.moments[2:])):
-            grad.add_(param * (s.weight_decay * (1 - s.decoupled)))
-            param.mul_(1 - s.lr * s.weight_decay * s.decoupled)
-            m.lerp_(grad, 1 - beta1)
-            v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-            denom = (v.sqrt() / correction2_sqrt).add_(EPS)
-            param.sub_(m / denom * (s.lr / correction1))
+        buffer.lerp_(grad, 1 - MOMENTUM)
+        update = orthogonalise(grad.lerp_(buffer, MOMENTUM))
+        rows, cols = param.shape[2], param.shape[1]  # W is (K, 2M); ``columns`` stores Wᵀ
+        param.mul_(1 - s.hidden_lr * s.weight_decay)
+        param.sub_(update * (s.hidden_lr * max(1.0, rows / cols) ** 0.5))
+
+
+def orthogonalise(matrices: torch.Tensor, iterations: int = 5) -> torch.Tensor:
+    """Approximately U Vᵀ for each matrix U S Vᵀ of the stack ``(S, p, q)``, by Newton–Schulz iteration."""
+    a, b, c = NEWTON_SCHULZ
+    tall = matrices.shape[1] > matrices.shape[2]
+    x = matrices.transpose(1, 2) if tall else matrices
+    x = x / (x.norm(dim=(1, 2), keepdim=True) + 1e-7)
+    for _ in range(iterations):
+        gram = x @ x.transpose(1, 2)
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return x.transpose(1, 2) if tall else x
 
 
 def member_losses(outputs: torch.Tensor, batch: StackedPairs, losses: Sequence[str]) -> torch.Tensor:

@@ -25,9 +25,9 @@ from tqdm.auto import tqdm
 from .device import pick_device
 from .metrics import first_step_reaching
 from .models import TwoLayerNet
-from .train import HISTORY_COLUMNS, TrainConfig, TrainResult, progress_enabled, train_many
+from .train import HISTORY_COLUMNS, TrainConfig, TrainResult, ensemble_key, progress_enabled, train_many
 
-TRAINING_CODE_VERSION = "1"
+TRAINING_CODE_VERSION = "2"
 """Bumped whenever a change to the training code changes results, so stale cache entries are not used."""
 
 SUMMARY_COLUMNS = [
@@ -116,9 +116,9 @@ def _chunks(configs: list[tuple[int, TrainConfig]], max_members: int | None) -> 
     groups: dict[tuple[object, ...], list[tuple[int, TrainConfig]]] = {}
     for item in configs:
         c = item[1]
-        groups.setdefault((c.modulus, c.hidden, c.activation, c.eval_every), []).append(item)
+        groups.setdefault(ensemble_key(c), []).append(item)
     chunks = []
-    for (modulus, hidden, _, _), items in groups.items():
+    for (modulus, hidden, *_), items in groups.items():
         items.sort(key=lambda item: (item[1].split().n_train, item[1].steps))
         per_member = modulus * modulus * hidden  # hidden activations over all (train + test) pairs
         size = max(1, min(max_members or MAX_MEMBERS, CHUNK_ACTIVATIONS // per_member))

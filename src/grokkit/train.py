@@ -25,16 +25,23 @@ from .losses import LOSSES
 from .models import ACTIVATIONS, TwoLayerNet
 from .tasks import OPERATIONS, ModularTask, Split
 
-OPTIMIZERS = ("adam", "adamw")
+OPTIMIZERS = ("adam", "adamw", "sgd", "muon")
 """``adam``: L2 weight decay added to the gradient (coupled, as in the Li₂ experiments);
-``adamw``: decoupled weight decay (Loshchilov & Hutter)."""
+``adamw``: decoupled weight decay (Loshchilov & Hutter); ``sgd``: heavy-ball momentum 0.9 with L2;
+``muon``: Muon on the hidden layer W (orthogonalised Nesterov momentum, decoupled weight decay;
+Jordan et al. 2024) and Adam on the top layer V."""
+OPTIMIZER_FAMILY = {"adam": "adam", "adamw": "adam", "sgd": "sgd", "muon": "muon"}
 
 HISTORY_COLUMNS = ["step", "train_loss", "train_acc", "test_loss", "test_acc"]
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that determines a run. Equal configs give equal histories on the same CPU."""
+    """Everything that determines a run. Equal configs give equal histories on the same CPU.
+
+    ``hidden_lr`` is the learning rate of the hidden layer W when it should differ from ``lr`` (Muon
+    is usually run at about 0.02 while Adam on V keeps ``lr``); ``None`` means ``lr``.
+    """
 
     modulus: int = 71
     operation: str = "add"
@@ -46,6 +53,7 @@ class TrainConfig:
     loss: str = "mse"
     optimizer: str = "adam"
     lr: float = 1e-3
+    hidden_lr: float | None = None
     weight_decay: float = 2e-4
     steps: int = 1000
     eval_every: int = 10
@@ -66,6 +74,8 @@ class TrainConfig:
         check_choice("loss", self.loss, LOSSES)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_float("lr", self.lr, minimum=0, open_min=True)
+        if self.hidden_lr is not None:
+            check_float("hidden_lr", self.hidden_lr, minimum=0, open_min=True)
         check_float("weight_decay", self.weight_decay, minimum=0)
         check_int("steps", self.steps, minimum=1)
         check_int("eval_every", self.eval_every, minimum=1)
@@ -93,12 +103,16 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """A finished run: its config, the trained model (on CPU), its split and its history."""
+    """A finished run: its config, the trained model (on CPU), its split and its history.
+
+    ``snapshots`` maps a step to the network after that many updates, when snapshots were asked for.
+    """
 
     config: TrainConfig
     model: TwoLayerNet
     split: Split
     history: pd.DataFrame
+    snapshots: dict[int, TwoLayerNet] = dataclasses.field(default_factory=dict)
 
 
 def progress_enabled(progress: bool | None) -> bool:
@@ -113,16 +127,24 @@ def train(
     *,
     device: str | torch.device | None = None,
     progress: bool | None = None,
+    snapshot_every: int | None = None,
+    init: TwoLayerNet | None = None,
 ) -> TrainResult:
     """Train one network full-batch and record metrics every ``config.eval_every`` steps.
 
     The split and the initial weights come from ``config.seed`` through private generators, so the
     global random state is neither used nor changed. Stops early once test accuracy reaches
     ``config.stop_at_test_acc`` (if set). A non-finite loss raises ``FloatingPointError``.
+    ``snapshot_every=k`` keeps a copy of the network every k steps (a multiple of ``eval_every``) in
+    ``result.snapshots``; ``init`` starts from a given network's weights instead of a fresh one
+    (with fresh optimiser state), for example to continue a trained network on other data.
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    return train_many([config], device=device, progress=progress)[0]
+    if init is not None and not isinstance(init, TwoLayerNet):
+        raise TypeError(f"init must be None or a TwoLayerNet, got {type(init).__name__}")
+    return train_many([config], device=device, progress=progress, snapshot_every=snapshot_every,
+                      init=None if init is None else [init])[0]
 
 
 def train_many(
@@ -131,36 +153,71 @@ def train_many(
     device: str | torch.device | None = None,
     progress: bool | None = None,
     on_finish: Callable[[int, TrainResult], None] | None = None,
+    snapshot_every: int | None = None,
+    init: Sequence[TwoLayerNet] | None = None,
 ) -> list[TrainResult]:
     """Train several networks at once as one batched ensemble; results are in the order given.
 
-    The configs must share ``modulus``, ``hidden``, ``activation`` and ``eval_every``; each member's
-    history is what :func:`train` gives for its config alone, up to float rounding. ``on_finish(i,
-    result)`` is called as soon as member ``i`` is done, so a caller can save it before the rest end.
+    The configs must share ``modulus``, ``hidden``, ``activation``, ``eval_every`` and the optimiser
+    family (Adam and AdamW mix); each member's history is what :func:`train` gives for its config
+    alone, up to float rounding. ``on_finish(i, result)`` is called as soon as member ``i`` is done,
+    so a caller can save it before the rest end. ``snapshot_every`` and ``init`` are as in :func:`train`.
     """
     configs = list(configs)
     if not configs or not all(isinstance(c, TrainConfig) for c in configs):
         raise TypeError("configs must be a non-empty sequence of TrainConfig")
-    shared = {(c.modulus, c.hidden, c.activation, c.eval_every) for c in configs}
+    shared = {ensemble_key(c) for c in configs}
     if len(shared) > 1:
-        raise ValueError(f"configs trained together must share modulus, hidden, activation and eval_every; got {sorted(shared)}")
+        raise ValueError(
+            f"configs trained together must share modulus, hidden, activation, eval_every and optimiser family; got {sorted(shared)}"
+        )
+    if snapshot_every is not None:
+        check_int("snapshot_every", snapshot_every, minimum=1)
+        if snapshot_every % configs[0].eval_every:
+            raise ValueError(f"snapshot_every must be a multiple of eval_every={configs[0].eval_every}, got {snapshot_every}")
     where = pick_device(device)
     splits = [c.split() for c in configs]
-    models = [
-        TwoLayerNet(c.modulus, c.hidden, c.activation, top_init_scale=c.top_init_scale,
-                    generator=torch.Generator().manual_seed(c.seed))
-        for c in configs
-    ]
-    column = lambda values: torch.tensor(values, dtype=torch.get_default_dtype(), device=where).view(-1, 1, 1)  # noqa: E731
+    models = _initial_models(configs, init)
     settings = MemberSettings(
-        lr=column([c.lr for c in configs]),
-        weight_decay=column([c.weight_decay for c in configs]),
-        decoupled=column([c.optimizer == "adamw" for c in configs]),
+        lr=_per_member([c.lr for c in configs], where),
+        hidden_lr=_per_member([c.lr if c.hidden_lr is None else c.hidden_lr for c in configs], where),
+        weight_decay=_per_member([c.weight_decay for c in configs], where),
+        decoupled=_per_member([c.optimizer == "adamw" for c in configs], where),
     )
-    ensemble = Ensemble(models, settings, where)
+    ensemble = Ensemble(models, settings, where, OPTIMIZER_FAMILY[configs[0].optimizer])
     train_batch, test_batch = stack_splits(splits, configs[0].hidden, where)
     with cpu_threads_for(train_batch.pre.numel(), where):
-        return _run(configs, splits, ensemble, train_batch, test_batch, progress, on_finish)
+        return _run(configs, splits, ensemble, train_batch, test_batch, progress, on_finish, snapshot_every)
+
+
+def ensemble_key(config: TrainConfig) -> tuple[object, ...]:
+    """What configs trained in one ensemble must share."""
+    return (config.modulus, config.hidden, config.activation, config.eval_every, OPTIMIZER_FAMILY[config.optimizer])
+
+
+def _per_member(values: list[float], where: torch.device) -> torch.Tensor:
+    """One setting per member as an ``(S, 1, 1)`` tensor that broadcasts over the stacked weights."""
+    return torch.tensor(values, dtype=torch.get_default_dtype(), device=where).view(-1, 1, 1)
+
+
+def _initial_models(configs: list[TrainConfig], init: Sequence[TwoLayerNet] | None) -> list[TwoLayerNet]:
+    """Fresh networks seeded by each config, or copies of the given ones after checking they fit."""
+    if init is None:
+        return [
+            TwoLayerNet(c.modulus, c.hidden, c.activation, top_init_scale=c.top_init_scale,
+                        generator=torch.Generator().manual_seed(c.seed))
+            for c in configs
+        ]
+    init = list(init)
+    if len(init) != len(configs) or not all(isinstance(m, TwoLayerNet) for m in init):
+        raise TypeError(f"init must hold one TwoLayerNet per config ({len(configs)}), got {len(init)} item(s)")
+    for config, model in zip(configs, init):
+        if (model.modulus, model.hidden, model.activation) != (config.modulus, config.hidden, config.activation):
+            raise ValueError(
+                f"init network has modulus={model.modulus}, hidden={model.hidden}, activation={model.activation!r}; "
+                f"the config asks for {config.modulus}, {config.hidden}, {config.activation!r}"
+            )
+    return init
 
 
 def _run(
@@ -171,12 +228,14 @@ def _run(
     test_batch: StackedPairs,
     progress: bool | None,
     on_finish: Callable[[int, TrainResult], None] | None,
+    snapshot_every: int | None,
 ) -> list[TrainResult]:
     """The training loop of :func:`train_many`: step all active members, record, retire finished ones."""
     where = ensemble.V.device
     active = list(range(len(configs)))  # original index of each member still in the stack
     rows: list[list[tuple[int, float, float, float, float]]] = [[] for _ in configs]
     finished: dict[int, TrainResult] = {}
+    snapshots: list[dict[int, TwoLayerNet]] = [{} for _ in configs]
     eval_every = configs[0].eval_every
     budget = max(c.steps for c in configs)
     bar = tqdm(total=budget, disable=not progress_enabled(progress), desc=f"training {len(configs)} run(s)", unit="step")
@@ -198,6 +257,8 @@ def _run(
                     continue
                 row = (step, *table[slot])
                 rows[i].append(row)
+                if snapshot_every and step % snapshot_every == 0:
+                    snapshots[i][step] = ensemble.member(slot)
                 if not math.isfinite(row[3]):
                     bar.close()
                     raise FloatingPointError(f"non-finite test loss at step {step} for {configs[i]}")
@@ -208,7 +269,7 @@ def _run(
             for slot, i in enumerate(active):
                 if done[slot]:
                     history = pd.DataFrame(rows[i], columns=HISTORY_COLUMNS)
-                    finished[i] = TrainResult(config=configs[i], model=ensemble.member(slot), split=splits[i], history=history)
+                    finished[i] = TrainResult(configs[i], ensemble.member(slot), splits[i], history, snapshots[i])
                     if on_finish is not None:
                         on_finish(i, finished[i])
             keep = torch.tensor([slot for slot, d in enumerate(done) if not d], dtype=torch.long, device=where)
@@ -219,7 +280,7 @@ def _run(
             train_batch.keep(keep)
             test_batch.keep(keep)
             grads = [g[keep] for g in grads]
-        ensemble.adam_step(grads)
+        ensemble.step(grads)
         bar.update(1)
     bar.close()
     return [finished[i] for i in range(len(configs))]
