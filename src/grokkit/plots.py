@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
@@ -43,3 +45,16 @@ def plot_accuracy_curves(histories: pd.DataFrame, *, hue: str, hue_label: str, t
         ax.set_title(title)
     ax.legend(loc="center right", frameon=True)
     return fig
+
+
+STAGE_NAMES = ("I: lazy", "II: independent", "III: interactive")
+
+
+def shade_stages(axes: Sequence[plt.Axes], boundaries: tuple[int, int], last_step: int) -> None:
+    """Shade the three Li₂ stages, [0, b₁), [b₁, b₂) and [b₂, last step], on every axis and name them on the first."""
+    edges = (0, *boundaries, last_step)
+    for ax in axes:
+        for i in range(3):
+            ax.axvspan(edges[i], edges[i + 1], color=PALETTE[7 + (i % 2)], alpha=0.12 if i % 2 else 0.05, lw=0)
+    for i, name in enumerate(STAGE_NAMES):
+        axes[0].text((edges[i] + edges[i + 1]) / 2, 1.02, name, transform=axes[0].get_xaxis_transform(), ha="center", va="bottom", fontsize=9)

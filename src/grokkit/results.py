@@ -36,14 +36,13 @@ class KeyResults:
         self.path = Path(directory) / f"{name}.results.json"
         self.values: dict[str, float | int] = {}
 
-    def glue(self, key: str, value: float | int) -> float | int:
-        """Record ``value`` under ``key``, glue it for the prose, and return it unchanged."""
+    def glue(self, key: str, value: float | int) -> None:
+        """Record ``value`` under ``key`` and glue it for the prose (returns nothing, so a cell shows nothing)."""
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"key result {key!r} must be an int or float, got {type(value).__name__}")
         value = int(value) if isinstance(value, numbers.Integral) else float(value)  # plain Python, not numpy
         self.values[key] = value
         _glue(key, value)
-        return value
 
     def save(self) -> Path:
         """Write the recorded values (atomically: a temporary file renamed into place)."""
