@@ -107,3 +107,14 @@ def test_a_failing_cell_names_the_notebook_and_the_cell(tmp_path):
     nbformat.write(nb, source)
     with pytest.raises(BuildError, match=r"broken\.ipynb failed in cell 2 of the executed copy .*AssertionError: the claim does not hold"):
         execute(source, tmp_path / "out.ipynb", {}, tmp_path)
+
+
+def test_each_figure_cell_shows_exactly_one_image_and_nothing_else(smoke):
+    """myst-nb gives a figure cell's name to every output it has; a stray result (a returned Legend, a
+    table) would make a second target with the same name and break the book build."""
+    _, _, out = smoke
+    for index, cell in enumerate(nbformat.read(out, as_version=4).cells):
+        if "figure" in cell.metadata.get("mystnb", {}):
+            shown = [o for o in cell.outputs if o.output_type in ("display_data", "execute_result")]
+            name = cell.metadata["mystnb"]["figure"]["name"]
+            assert len(shown) == 1 and "image/png" in shown[0].data, f"cell {index} ({name}) shows {len(shown)} outputs"

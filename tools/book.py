@@ -110,7 +110,9 @@ def run_notebook(entry: str) -> Executed:
     source = ROOT / f"{entry}.ipynb"
     name = source.stem
     target = STAGE / f"{entry}.ipynb"
-    parameters = {"results_dir": ".", "cache_dir": str(BUILD / "runs")}
+    parameters = {"results_dir": "."}
+    if "cache_dir" in papermill.inspect_notebook(str(source)):  # notebooks that sweep share one run cache
+        parameters["cache_dir"] = str(BUILD / "runs")
     cached = CACHE / f"{name}-{input_hash(source, parameters)}"
     if (cached / "meta.json").exists():
         meta = json.loads((cached / "meta.json").read_text())

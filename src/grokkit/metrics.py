@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from ._validate import check_float
+from ._validate import check_float, check_int, check_pairs
 from .models import TwoLayerNet
 
 HISTORY_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
@@ -100,3 +100,73 @@ def critical_n(results: pd.DataFrame, *, majority: float = 0.5) -> pd.DataFrame:
         passing = (by_n.droplevel("modulus") > majority)[::-1].cummin()[::-1]  # n and all larger n pass
         rows.append({"modulus": modulus, "critical_n": int(passing.idxmax()) if passing.any() else None})
     return pd.DataFrame(rows)
+
+
+def effective_rank(matrix: torch.Tensor) -> float:
+    """exp of the entropy of the normalised singular values (Roy & Vetterli 2007): how many directions
+    the matrix really uses; between 1 and min(shape)."""
+    if not isinstance(matrix, torch.Tensor) or matrix.dim() != 2 or not matrix.dtype.is_floating_point:
+        raise TypeError("matrix must be a 2-D float tensor")
+    s = torch.linalg.svdvals(matrix.detach().double())
+    p = s / s.sum().clamp_min(1e-300)
+    p = p[p > 0]
+    return float(torch.exp(-(p * p.log()).sum()))
+
+
+def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Linear centred kernel alignment (Kornblith et al. 2019) of two representations of the same inputs,
+    ``(n, d₁)`` and ``(n, d₂)``: 1 when one is a rotation and scaling of the other, near 0 when unrelated."""
+    for name, t in (("x", x), ("y", y)):
+        if not isinstance(t, torch.Tensor) or t.dim() != 2 or not t.dtype.is_floating_point:
+            raise TypeError(f"{name} must be a 2-D float tensor (inputs × features)")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must describe the same inputs, got {x.shape[0]} and {y.shape[0]} rows")
+    x = (x - x.mean(dim=0)).double()
+    y = (y - y.mean(dim=0)).double()
+    cross = (y.t() @ x).pow(2).sum()
+    return float(cross / ((x.t() @ x).norm() * (y.t() @ y).norm()).clamp_min(1e-300))
+
+
+def prediction_table(model: torch.nn.Module, modulus: int) -> torch.Tensor:
+    """The model's answer for every pair as an ``(M, M)`` table: entry [a, b] is its prediction for (a, b)."""
+    modulus = check_int("modulus", modulus, minimum=2)
+    a = torch.arange(modulus).repeat_interleave(modulus)
+    b = torch.arange(modulus).repeat(modulus)
+    with torch.no_grad():
+        return model(torch.stack([a, b], dim=1)).argmax(dim=1).view(modulus, modulus)
+
+
+def _check_table(table: torch.Tensor) -> int:
+    if not isinstance(table, torch.Tensor) or table.dim() != 2 or table.shape[0] != table.shape[1] or table.dtype.is_floating_point:
+        raise TypeError("table must be an (M, M) integer tensor from prediction_table")
+    return table.shape[0]
+
+
+def commutativity(table: torch.Tensor, train_pairs: torch.Tensor) -> float:
+    """Share of pairs (a, b) whose swap (b, a) was not trained on, although (a, b) was, where the model
+    gives the same answer to both: f(b, a) = f(a, b) is the same question in other words."""
+    m = _check_table(table)
+    trained = torch.zeros(m, m, dtype=torch.bool)
+    trained[check_pairs("train_pairs", train_pairs, m).unbind(dim=1)] = True
+    one_order = trained & ~trained.t()
+    if not one_order.any():
+        raise ValueError("no training pair has its swap missing from training, so commutativity cannot be tested")
+    return float((table == table.t())[one_order].float().mean())
+
+
+def shift_equivariance(table: torch.Tensor) -> float:
+    """Share of triples (a, b, k) with f(a + k, b) = f(a, b) + k (mod M), over all a, b and k ≠ 0: moving
+    the first argument by k should move the answer by k."""
+    m = _check_table(table)
+    shifted = torch.stack([table.roll(-k, dims=0) for k in range(1, m)])  # [k-1, a, b] = f(a + k, b)
+    expected = (table.unsqueeze(0) + torch.arange(1, m).view(-1, 1, 1)) % m
+    return float((shifted == expected).float().mean())
+
+
+def circularity(points: torch.Tensor) -> float:
+    """Spread of 2-D points' distances from their centre, std / mean: 0 for points on a circle, about
+    0.5 for a Gaussian cloud."""
+    if not isinstance(points, torch.Tensor) or points.dim() != 2 or points.shape[1] != 2 or not points.dtype.is_floating_point:
+        raise TypeError("points must be an (n, 2) float tensor")
+    radius = (points - points.mean(dim=0)).double().norm(dim=1)
+    return float(radius.std() / radius.mean().clamp_min(1e-300))
