@@ -115,7 +115,7 @@ def test_members_stop_at_their_own_budget_or_target():
 
 
 def test_members_must_share_the_architecture():
-    with pytest.raises(ValueError, match="must share modulus, hidden, activation, eval_every and optimiser family"):
+    with pytest.raises(ValueError, match="must share modulus, hidden, activation, inputs, eval_every and optimiser family"):
         train_many([SMALL, SMALL.replace(hidden=32)])
     with pytest.raises(ValueError, match="optimiser family"):
         train_many([SMALL, SMALL.replace(optimizer="sgd")])

@@ -7,7 +7,7 @@ import torch
 
 from grokkit import ModularTask, TwoLayerNet
 from grokkit.fourier import (
-    description_size, excluded_logits, fourier_basis, fourier_network, fourier_plane, keep_frequencies,
+    description_size, excluded_logits, frequencies_needed, fourier_basis, fourier_network, fourier_plane, keep_frequencies,
     keep_node_frequencies, key_frequencies, logit_power, logit_table, mask_node_frequencies,
     node_description_size, projector, restricted_logits, strongest_node_frequencies, table_loss,
 )
@@ -101,3 +101,13 @@ def test_embeddings_of_a_fourier_network_lie_on_a_circle_and_random_ones_do_not(
 def test_bad_input_gets_a_clear_message(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()
+
+
+def test_frequencies_needed_is_one_for_a_fourier_network_and_more_for_a_random_one():
+    m = 13
+    pairs, labels = ModularTask(m).pairs(), ModularTask(m).labels()
+    assert frequencies_needed(fourier_network(m, [2, 5]), pairs, labels) == 1
+    random = TwoLayerNet(m, 32, generator=torch.Generator().manual_seed(0))
+    wanted = float((random(pairs).argmax(dim=1) == labels).float().mean())
+    assert frequencies_needed(random, pairs, random(pairs).argmax(dim=1).detach()) > 1  # its own answers need many
+    assert frequencies_needed(random, pairs, labels, accuracy=min(1.0, wanted + 0.5)) is None

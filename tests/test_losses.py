@@ -53,3 +53,15 @@ def test_multi_margin_is_zero_once_every_margin_is_one():
 def test_every_loss_trains_and_lowers_its_error(loss):
     result = train(TrainConfig(modulus=7, n_train=30, hidden=32, loss=loss, steps=60, eval_every=20), progress=False)
     assert result.history["train_acc"].iloc[-1] > result.history["train_acc"].iloc[0]
+
+
+def test_a_registered_loss_can_be_trained_and_names_are_not_reused():
+    from grokkit.losses import mse, register_loss
+
+    register_loss("test_double_mse", lambda o, y: 2 * mse(o, y))
+    result = train(TrainConfig(modulus=7, n_train=30, hidden=16, loss="test_double_mse", steps=5), progress=False)
+    assert len(result.history) == 2
+    with pytest.raises(ValueError, match="already registered"):
+        register_loss("mse", mse)
+    with pytest.raises(TypeError, match="function of"):
+        register_loss("test_not_callable", 3)

@@ -1,7 +1,8 @@
 import pandas as pd
+import torch
 import pytest
 
-from grokkit import TrainConfig, first_step_reaching, train
+from grokkit import TrainConfig, first_step_reaching, train, train_many
 from grokkit.results import KeyResults, compare
 from grokkit.train import HISTORY_COLUMNS
 
@@ -111,3 +112,31 @@ def test_a_diverging_run_is_reported_at_the_step_it_diverges():
         train(config, progress=False)
     step = int(info.value.args[0].split("step ")[1].split()[0])
     assert 0 < step < 100, "detected between evaluations, not at the next one"
+
+
+def test_a_hint_is_a_third_input_that_gives_away_the_training_labels_only():
+    config = TrainConfig(modulus=11, n_train=60, hidden=16, steps=5, hint=1.0)
+    split = config.split()
+    assert split.train_pairs.shape == (60, 3) and split.test_pairs.shape == (61, 3)
+    assert torch.equal(split.train_pairs[:, 2], split.train_labels)
+    assert (split.test_pairs[:, 2] == split.test_labels).float().mean() < 0.3
+    assert torch.equal(split.train_pairs[:, :2], config.replace(hint=None).split().train_pairs)
+    half = config.replace(hint=0.5).split()
+    assert 0.3 < float((half.train_pairs[:, 2] == half.train_labels).float().mean()) < 0.8
+    result = train(config, progress=False)
+    assert result.model.inputs == 3 and result.model.W.shape == (16, 33)
+
+
+def test_hinted_and_plain_runs_cannot_share_an_ensemble():
+    plain = TrainConfig(modulus=11, n_train=60, hidden=16, steps=5)
+    with pytest.raises(ValueError, match="inputs"):
+        train_many([plain, plain.replace(hint=1.0)])
+    with pytest.raises(ValueError, match=r"hint must be in \[0, 1\]"):
+        plain.replace(hint=1.5)
+
+
+def test_a_hinted_ensemble_member_equals_its_single_run():
+    configs = [TrainConfig(modulus=11, n_train=n, hidden=16, steps=30, eval_every=10, hint=0.5, seed=s) for n, s in ((50, 0), (70, 1))]
+    together = train_many(configs, progress=False)
+    alone = train(configs[1], progress=False)
+    assert torch.allclose(together[1].model.W, alone.model.W, atol=1e-5)

@@ -53,12 +53,12 @@ def check_choice(name: str, value: Any, allowed: Iterable[str]) -> str:
     return value
 
 
-def check_pairs(name: str, pairs: Any, modulus: int) -> torch.Tensor:
-    """Return ``pairs`` if it is an integer tensor of shape (n, 2) with entries in [0, modulus)."""
+def check_pairs(name: str, pairs: Any, modulus: int, width: int = 2) -> torch.Tensor:
+    """Return ``pairs`` if it is an integer tensor of shape (n, width) with entries in [0, modulus)."""
     if not isinstance(pairs, torch.Tensor) or pairs.dtype.is_floating_point or pairs.dtype.is_complex or pairs.dtype == torch.bool:
-        raise TypeError(f"{name} must be an integer torch.Tensor of shape (n, 2), got {type(pairs).__name__} {getattr(pairs, 'dtype', '')}".rstrip())
-    if pairs.dim() != 2 or pairs.shape[1] != 2:
-        raise ValueError(f"{name} must have shape (n, 2), got {tuple(pairs.shape)}")
+        raise TypeError(f"{name} must be an integer torch.Tensor of shape (n, {width}), got {type(pairs).__name__} {getattr(pairs, 'dtype', '')}".rstrip())
+    if pairs.dim() != 2 or pairs.shape[1] != width:
+        raise ValueError(f"{name} must have shape (n, {width}), got {tuple(pairs.shape)}")
     if pairs.numel() and (int(pairs.min()) < 0 or int(pairs.max()) >= modulus):
         raise ValueError(f"{name} entries must be in [0, {modulus - 1}], got values from {int(pairs.min())} to {int(pairs.max())}")
     return pairs

@@ -43,17 +43,21 @@ def _padded(tensors: Sequence[torch.Tensor], fill: int = 0) -> tuple[torch.Tenso
 
 
 class StackedPairs:
-    """The train (or test) pairs of every member, padded, with work buffers for width ``hidden``."""
+    """The train (or test) inputs of every member, padded, with work buffers for width ``hidden``.
+
+    ``tokens[t]`` holds, for every member and padded pair, the row of token t's column in the flat
+    ``(S·T·M, K)`` table of all members' first layers (T tokens per input: a, b and maybe a hint).
+    """
 
     def __init__(self, pairs: Sequence[torch.Tensor], labels: Sequence[torch.Tensor], modulus: int, hidden: int, device: torch.device) -> None:
-        first, self.mask = _padded([p[:, 0] for p in pairs])
-        second, _ = _padded([p[:, 1] + modulus for p in pairs])
+        self.width = pairs[0].shape[1]
+        padded = [_padded([p[:, t] + t * modulus for p in pairs]) for t in range(self.width)]
+        self.mask = padded[0][1]
         self.labels, _ = _padded(list(labels))
         self.counts = self.mask.sum(dim=1)
-        s, n = first.shape
-        offsets = (torch.arange(s) * 2 * modulus).unsqueeze(1)  # row of member i in the flat (S·2M, K) table
-        self.first = (first + offsets).reshape(-1).to(device)
-        self.second = (second + offsets).reshape(-1).to(device)
+        s, n = self.mask.shape
+        offsets = (torch.arange(s) * self.width * modulus).unsqueeze(1)  # first row of member i in the flat table
+        self.tokens = [(rows + offsets).reshape(-1).to(device) for rows, _ in padded]
         self.labels, self.mask, self.counts = self.labels.to(device), self.mask.to(device), self.counts.to(device)
         self.modulus, self.hidden = modulus, hidden
         self.pre, self.features, self.grad = (torch.empty(s, n, hidden, device=device) for _ in range(3))
@@ -61,11 +65,10 @@ class StackedPairs:
     def keep(self, members: torch.Tensor) -> None:
         """Drop every member not listed in ``members`` (indices into the current stack)."""
         s, n = self.mask.shape
+        block = self.width * self.modulus
         old = torch.arange(s, device=members.device)[members]
-        rows = lambda flat: flat.view(s, n)[members] - (old * 2 * self.modulus).unsqueeze(1)  # noqa: E731
-        first, second = rows(self.first), rows(self.second)
-        offsets = (torch.arange(len(members), device=members.device) * 2 * self.modulus).unsqueeze(1)
-        self.first, self.second = (first + offsets).reshape(-1), (second + offsets).reshape(-1)
+        offsets = (torch.arange(len(members), device=members.device) * block).unsqueeze(1)
+        self.tokens = [(flat.view(s, n)[members] - (old * block).unsqueeze(1) + offsets).reshape(-1) for flat in self.tokens]
         self.labels, self.mask, self.counts = self.labels[members], self.mask[members], self.counts[members]
         self.pre, self.features, self.grad = (t[members] for t in (self.pre, self.features, self.grad))
 
@@ -88,9 +91,9 @@ class Ensemble:
 
     def __init__(self, models: Sequence[TwoLayerNet], settings: MemberSettings, device: torch.device, optimizer: str = "adam") -> None:
         first = models[0]
-        if any((m.modulus, m.hidden, m.activation) != (first.modulus, first.hidden, first.activation) for m in models):
-            raise ValueError("ensemble members must share modulus, hidden and activation")
-        self.modulus, self.hidden, self.activation = first.modulus, first.hidden, first.activation
+        if any((m.modulus, m.hidden, m.activation, m.inputs) != (first.modulus, first.hidden, first.activation, first.inputs) for m in models):
+            raise ValueError("ensemble members must share modulus, hidden, activation and inputs")
+        self.modulus, self.hidden, self.activation, self.inputs = first.modulus, first.hidden, first.activation, first.inputs
         self.sigma = ACTIVATIONS[self.activation]
         self.columns = torch.stack([m.W.detach().t() for m in models]).contiguous().to(device)
         self.V = torch.stack([m.V.detach() for m in models]).to(device)
@@ -106,7 +109,7 @@ class Ensemble:
 
     def member(self, index: int) -> TwoLayerNet:
         """Member ``index`` as a standalone :class:`TwoLayerNet` on CPU."""
-        net = TwoLayerNet(self.modulus, self.hidden, self.activation)
+        net = TwoLayerNet(self.modulus, self.hidden, self.activation, inputs=self.inputs)
         with torch.no_grad():
             net.W.copy_(self.columns[index].t())
             net.V.copy_(self.V[index])
@@ -115,8 +118,9 @@ class Ensemble:
     def _features(self, batch: StackedPairs) -> torch.Tensor:
         flat = self.columns.view(-1, self.hidden)
         pre = batch.pre.view(-1, self.hidden)
-        torch.index_select(flat, 0, batch.first, out=pre)
-        pre.add_(torch.index_select(flat, 0, batch.second, out=batch.grad.view(-1, self.hidden)))  # grad is free here
+        torch.index_select(flat, 0, batch.tokens[0], out=pre)
+        for rows in batch.tokens[1:]:
+            pre.add_(torch.index_select(flat, 0, rows, out=batch.grad.view(-1, self.hidden)))  # grad is free here
         if self.activation == "x2":
             return torch.mul(batch.pre, batch.pre, out=batch.features)
         return batch.features.copy_(self.sigma(batch.pre))
@@ -147,8 +151,8 @@ class Ensemble:
                     (grad_pre,) = torch.autograd.grad(self.sigma(pre), pre, grad_features)
             grad_columns = torch.zeros_like(self.columns)
             flat_grad, flat_pre = grad_columns.view(-1, self.hidden), grad_pre.reshape(-1, self.hidden)
-            flat_grad.index_add_(0, batch.first, flat_pre)
-            flat_grad.index_add_(0, batch.second, flat_pre)
+            for rows in batch.tokens:
+                flat_grad.index_add_(0, rows, flat_pre)
         return per_member.detach(), outputs.detach(), [grad_columns, grad_v]
 
     @torch.no_grad()
@@ -193,7 +197,7 @@ class Ensemble:
         s = self.settings
         buffer.lerp_(grad, 1 - MOMENTUM)
         update = orthogonalise(grad.lerp_(buffer, MOMENTUM))
-        rows, cols = param.shape[2], param.shape[1]  # W is (K, 2M); ``columns`` stores Wᵀ
+        rows, cols = param.shape[2], param.shape[1]  # W is (K, T·M); ``columns`` stores Wᵀ
         param.mul_(1 - s.hidden_lr * s.weight_decay)
         param.sub_(update * (s.hidden_lr * max(1.0, rows / cols) ** 0.5))
 

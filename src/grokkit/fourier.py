@@ -54,18 +54,17 @@ def keep_frequencies(network: TwoLayerNet, frequencies: Sequence[int]) -> TwoLay
         raise TypeError(f"network must be a TwoLayerNet, got {type(network).__name__}")
     m = network.modulus
     keep = projector(m, frequencies)
-    pruned = TwoLayerNet(m, network.hidden, network.activation)
+    pruned = TwoLayerNet(m, network.hidden, network.activation, inputs=network.inputs)
     with torch.no_grad():
-        w = network.W.detach()
-        pruned.W.copy_(torch.cat([w[:, :m] @ keep, w[:, m:] @ keep], dim=1))
+        pruned.W.copy_(torch.cat([block @ keep for block in network.W.detach().split(m, dim=1)], dim=1))
         pruned.V.copy_(keep @ network.V.detach())
     return pruned
 
 
 def description_size(network: TwoLayerNet, frequencies: Sequence[int]) -> int:
     """Real numbers that describe ``keep_frequencies(network, frequencies)``: per node, a constant plus a
-    cosine and a sine per frequency for each of its three weight vectors (on a, on b, to the outputs)."""
-    return 3 * network.hidden * (1 + 2 * len(_check_frequencies(frequencies, network.modulus)))
+    cosine and a sine per frequency for each of its weight vectors (on a, on b, to the outputs)."""
+    return (network.inputs + 1) * network.hidden * (1 + 2 * len(_check_frequencies(frequencies, network.modulus)))
 
 
 def strongest_node_frequencies(network: TwoLayerNet, per_node: int) -> torch.Tensor:
@@ -98,21 +97,22 @@ def mask_node_frequencies(network: TwoLayerNet, frequencies: torch.Tensor, *, ke
     mask = chosen if keep else 1.0 - chosen
     if keep:
         mask[:, 0] = 1.0
-    pruned = TwoLayerNet(m, network.hidden, network.activation)
+    pruned = TwoLayerNet(m, network.hidden, network.activation, inputs=network.inputs)
     with torch.no_grad():
-        w, v = network.W.detach(), network.V.detach()
         masked = lambda rows: ((rows @ basis.t()) * mask) @ basis  # noqa: E731 - per-node rows (K, M)
-        pruned.W.copy_(torch.cat([masked(w[:, :m]), masked(w[:, m:])], dim=1))
-        pruned.V.copy_(masked(v.t()).t())
+        pruned.W.copy_(torch.cat([masked(block) for block in network.W.detach().split(m, dim=1)], dim=1))
+        pruned.V.copy_(masked(network.V.detach().t()).t())
     return pruned
 
 
 def node_description_size(network: TwoLayerNet, per_node: int) -> int:
-    """Real numbers that describe ``keep_node_frequencies(network, per_node)``: per node, three constants
-    and, per kept frequency, its index and a cosine and a sine on a, on b and to the outputs."""
+    """Real numbers that describe ``keep_node_frequencies(network, per_node)``: per node, one constant per
+    weight vector (on a, on b, to the outputs) and, per kept frequency, its index and a cosine and a sine
+    on each of them."""
     if not isinstance(network, TwoLayerNet):
         raise TypeError(f"network must be a TwoLayerNet, got {type(network).__name__}")
-    return network.hidden * (3 + 7 * check_int("per_node", per_node, minimum=0))
+    vectors = network.inputs + 1
+    return network.hidden * (vectors + (1 + 2 * vectors) * check_int("per_node", per_node, minimum=0))
 
 
 def logit_table(model: torch.nn.Module, modulus: int) -> torch.Tensor:
@@ -233,3 +233,16 @@ def _check_table(logits: torch.Tensor) -> int:
     if m % 2 == 0:
         raise ValueError(f"the modulus must be odd, got {m}")
     return m
+
+
+def frequencies_needed(network: TwoLayerNet, pairs: torch.Tensor, labels: torch.Tensor, accuracy: float = 0.99) -> int | None:
+    """The fewest frequencies per node r such that ``keep_node_frequencies(network, r)`` still answers
+    ``accuracy`` of the given pairs correctly (``None`` if even all of them do not): with
+    :func:`node_description_size`, the length of the network's shortest description of this kind."""
+    accuracy = check_float("accuracy", accuracy, minimum=0, maximum=1)
+    for r in range(1, (network.modulus - 1) // 2 + 1):
+        with torch.no_grad():
+            correct = (keep_node_frequencies(network, r)(pairs).argmax(dim=1) == labels).float().mean()
+        if float(correct) >= accuracy:
+            return r
+    return None

@@ -58,6 +58,17 @@ def alpha_weighted(outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return (alpha * error * outputs).sum(dim=-1)
 
 
+def register_loss(name: str, loss: Loss) -> None:
+    """Add ``loss`` to :data:`LOSSES` under a new ``name``, so that a ``TrainConfig`` can name it."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+    if name in LOSSES:
+        raise ValueError(f"a loss named {name!r} is already registered; choose another name")
+    if not callable(loss):
+        raise TypeError(f"loss must be a function of (outputs, labels), got {type(loss).__name__}")
+    LOSSES[name] = loss
+
+
 LOSSES: dict[str, Loss] = {
     "mse": mse,
     "cross_entropy": cross_entropy,

@@ -37,12 +37,13 @@ def hidden_weights(network: TwoLayerNet | torch.Tensor) -> torch.Tensor:
 def node_spectrum(network: TwoLayerNet | torch.Tensor) -> torch.Tensor:
     """Weight power of each hidden node per frequency k = 0 … ⌊M/2⌋, shape ``(K, ⌊M/2⌋ + 1)``.
 
-    Node j's weights on a and on b are two length-M vectors; the power at k adds both vectors'
-    discrete-Fourier power at k and at M − k, so each row sums to the node's squared weight norm.
+    Node j's weights on a and on b (and on a hint, if any) are length-M vectors; the power at k adds
+    their discrete-Fourier power at k and at M − k, so each row sums to the node's squared weight norm.
+    A bare tensor is read as weights on a and b.
     """
     weights = hidden_weights(network)
-    m = weights.shape[1] // 2
-    power = torch.fft.rfft(weights.reshape(-1, 2, m), dim=-1).abs().pow(2).sum(dim=1) / m
+    m = network.modulus if isinstance(network, TwoLayerNet) else weights.shape[1] // 2
+    power = torch.fft.rfft(weights.reshape(weights.shape[0], -1, m), dim=-1).abs().pow(2).sum(dim=1) / m
     power[:, 1 : (m + 1) // 2] *= 2  # k and M − k carry the same power for real weights
     return power
 
@@ -125,6 +126,12 @@ def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
     y = (y - y.mean(dim=0)).double()
     cross = (y.t() @ x).pow(2).sum()
     return float(cross / ((x.t() @ x).norm() * (y.t() @ y).norm()).clamp_min(1e-300))
+
+
+def accuracy(model: torch.nn.Module, pairs: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share of ``pairs`` whose largest output is the label, for any model that maps pairs to outputs."""
+    with torch.no_grad():
+        return float((model(pairs).argmax(dim=1) == labels).float().mean())
 
 
 def prediction_table(model: torch.nn.Module, modulus: int) -> torch.Tensor:

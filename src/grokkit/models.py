@@ -3,6 +3,7 @@
 Input x = [onehot(a); onehot(b)] ∈ R^{2M}; hidden F = σ(W x) with W ∈ R^{K×2M}; output V F with
 V ∈ R^{M×K}; no biases. Because x is one-hot, W x is the sum of two columns of W, so the first layer
 is computed as a gather (and its backward pass as a scatter-add) instead of a dense product.
+With ``inputs=3`` a third one-hot token is appended (W ∈ R^{K×3M}): a spurious hint, for shortcuts.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def _default_linear_init(out_features: int, in_features: int, generator: torch.G
 
 
 class TwoLayerNet(nn.Module):
-    """σ(W x) → V, with ``hidden`` nodes; ``top_init_scale`` multiplies V's initial weights (0 allowed)."""
+    """σ(W x) → V, with ``hidden`` nodes and ``inputs`` one-hot tokens (a, b and optionally a hint);
+    ``top_init_scale`` multiplies V's initial weights (0 allowed)."""
 
     def __init__(
         self,
@@ -44,6 +46,7 @@ class TwoLayerNet(nn.Module):
         hidden: int,
         activation: str = "x2",
         *,
+        inputs: int = 2,
         top_init_scale: float = 1.0,
         generator: torch.Generator | None = None,
     ) -> None:
@@ -51,17 +54,21 @@ class TwoLayerNet(nn.Module):
         self.modulus = check_int("modulus", modulus, minimum=2)
         self.hidden = check_int("hidden", hidden, minimum=1)
         self.activation = check_choice("activation", activation, ACTIVATIONS)
+        self.inputs = check_int("inputs", inputs, minimum=1)
         top_init_scale = check_float("top_init_scale", top_init_scale, minimum=0.0)
         generator = generator if generator is not None else torch.Generator().manual_seed(0)
-        self.W = nn.Parameter(_default_linear_init(hidden, 2 * modulus, generator))
+        self.W = nn.Parameter(_default_linear_init(hidden, self.inputs * modulus, generator))
         self.V = nn.Parameter(_default_linear_init(modulus, hidden, generator) * top_init_scale)
         self._sigma = ACTIVATIONS[activation]
 
     def pre_activation(self, pairs: torch.Tensor) -> torch.Tensor:
-        """W x for each pair, shape ``(n, K)``: column a plus column M + b of W."""
-        check_pairs("pairs", pairs, self.modulus)
+        """W x for each input, shape ``(n, K)``: column a plus column M + b of W (plus 2M + h with a hint)."""
+        check_pairs("pairs", pairs, self.modulus, self.inputs)
         columns = self.W.t()
-        return columns[pairs[:, 0]] + columns[pairs[:, 1] + self.modulus]
+        total = columns[pairs[:, 0]]
+        for t in range(1, self.inputs):
+            total = total + columns[pairs[:, t] + t * self.modulus]
+        return total
 
     def features(self, pairs: torch.Tensor) -> torch.Tensor:
         """Hidden representation F = σ(W x), shape ``(n, K)``."""

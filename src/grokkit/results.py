@@ -26,6 +26,12 @@ def _glue(name: str, value: object) -> None:
         glue(name, value, display=False)
 
 
+def whole(x: object) -> float | int:
+    """An int for the prose, or NaN when the quantity was never reached (``None`` or NaN): a NaN key
+    result then fails the reference check instead of the notebook stopping halfway."""
+    return math.nan if x is None or (isinstance(x, float) and math.isnan(x)) else int(x)
+
+
 class KeyResults:
     """Collects a notebook's quoted numbers and writes them to ``<directory>/<name>.results.json``."""
 

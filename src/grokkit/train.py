@@ -41,6 +41,10 @@ class TrainConfig:
 
     ``hidden_lr`` is the learning rate of the hidden layer W when it should differ from ``lr`` (Muon
     is usually run at about 0.02 while Adam on V keeps ``lr``); ``None`` means ``lr``.
+
+    ``hint`` adds a spurious third input h to every pair, a shortcut: on a training pair h is the
+    label with probability ``hint`` and uniform otherwise; on a test pair h is always uniform, so a
+    network that relies on h fails there. ``None`` (the default) means no third input.
     """
 
     modulus: int = 71
@@ -59,6 +63,7 @@ class TrainConfig:
     eval_every: int = 10
     stop_at_test_acc: float | None = None
     seed: int = 0
+    hint: float | None = None
 
     def __post_init__(self) -> None:
         task = ModularTask(self.modulus, self.operation)
@@ -82,6 +87,13 @@ class TrainConfig:
         if self.stop_at_test_acc is not None:
             check_float("stop_at_test_acc", self.stop_at_test_acc, minimum=0, maximum=1, open_min=True)
         check_int("seed", self.seed, minimum=0)
+        if self.hint is not None:
+            check_float("hint", self.hint, minimum=0, maximum=1)
+
+    @property
+    def inputs(self) -> int:
+        """One-hot tokens per input: a and b, plus the hint if there is one."""
+        return 2 if self.hint is None else 3
 
     def replace(self, **changes: object) -> TrainConfig:
         """A copy with some fields changed (and validated again)."""
@@ -96,9 +108,26 @@ class TrainConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def split(self) -> Split:
-        return ModularTask(self.modulus, self.operation).split(
+        split = ModularTask(self.modulus, self.operation).split(
             n_train=self.n_train, train_fraction=self.train_fraction, seed=self.seed
         )
+        return split if self.hint is None else with_hint(split, self.hint, self.seed)
+
+
+HINT_STREAM = 104_729
+"""Added to the seed for the generator of the hints, so they do not reuse the split's random stream."""
+
+
+def with_hint(split: Split, probability: float, seed: int) -> Split:
+    """``split`` with a third column h: the label with ``probability`` on training pairs, else uniform."""
+    generator = torch.Generator().manual_seed(seed + HINT_STREAM)
+    m = split.modulus
+    uniform_train = torch.randint(0, m, (split.n_train,), generator=generator)
+    honest = torch.rand(split.n_train, generator=generator) < probability
+    train_hint = torch.where(honest, split.train_labels, uniform_train)
+    test_hint = torch.randint(0, m, (split.n_test,), generator=generator)
+    return Split(m, torch.cat([split.train_pairs, train_hint[:, None]], dim=1), split.train_labels,
+                 torch.cat([split.test_pairs, test_hint[:, None]], dim=1), split.test_labels)
 
 
 @dataclass
@@ -158,8 +187,8 @@ def train_many(
 ) -> list[TrainResult]:
     """Train several networks at once as one batched ensemble; results are in the order given.
 
-    The configs must share ``modulus``, ``hidden``, ``activation``, ``eval_every`` and the optimiser
-    family (Adam and AdamW mix); each member's history is what :func:`train` gives for its config
+    The configs must share ``modulus``, ``hidden``, ``activation``, hint or no hint, ``eval_every`` and
+    the optimiser family (Adam and AdamW mix); each member's history is what :func:`train` gives for its config
     alone, up to float rounding. ``on_finish(i, result)`` is called as soon as member ``i`` is done,
     so a caller can save it before the rest end. ``snapshot_every`` and ``init`` are as in :func:`train`.
     """
@@ -169,7 +198,7 @@ def train_many(
     shared = {ensemble_key(c) for c in configs}
     if len(shared) > 1:
         raise ValueError(
-            f"configs trained together must share modulus, hidden, activation, eval_every and optimiser family; got {sorted(shared)}"
+            f"configs trained together must share modulus, hidden, activation, inputs, eval_every and optimiser family; got {sorted(shared, key=str)}"
         )
     if snapshot_every is not None:
         check_int("snapshot_every", snapshot_every, minimum=1)
@@ -192,7 +221,7 @@ def train_many(
 
 def ensemble_key(config: TrainConfig) -> tuple[object, ...]:
     """What configs trained in one ensemble must share."""
-    return (config.modulus, config.hidden, config.activation, config.eval_every, OPTIMIZER_FAMILY[config.optimizer])
+    return (config.modulus, config.hidden, config.activation, config.inputs, config.eval_every, OPTIMIZER_FAMILY[config.optimizer])
 
 
 def _per_member(values: list[float], where: torch.device) -> torch.Tensor:
@@ -204,7 +233,7 @@ def _initial_models(configs: list[TrainConfig], init: Sequence[TwoLayerNet] | No
     """Fresh networks seeded by each config, or copies of the given ones after checking they fit."""
     if init is None:
         return [
-            TwoLayerNet(c.modulus, c.hidden, c.activation, top_init_scale=c.top_init_scale,
+            TwoLayerNet(c.modulus, c.hidden, c.activation, inputs=c.inputs, top_init_scale=c.top_init_scale,
                         generator=torch.Generator().manual_seed(c.seed))
             for c in configs
         ]
@@ -212,10 +241,10 @@ def _initial_models(configs: list[TrainConfig], init: Sequence[TwoLayerNet] | No
     if len(init) != len(configs) or not all(isinstance(m, TwoLayerNet) for m in init):
         raise TypeError(f"init must hold one TwoLayerNet per config ({len(configs)}), got {len(init)} item(s)")
     for config, model in zip(configs, init):
-        if (model.modulus, model.hidden, model.activation) != (config.modulus, config.hidden, config.activation):
+        if (model.modulus, model.hidden, model.activation, model.inputs) != (config.modulus, config.hidden, config.activation, config.inputs):
             raise ValueError(
-                f"init network has modulus={model.modulus}, hidden={model.hidden}, activation={model.activation!r}; "
-                f"the config asks for {config.modulus}, {config.hidden}, {config.activation!r}"
+                f"init network has modulus={model.modulus}, hidden={model.hidden}, activation={model.activation!r}, "
+                f"inputs={model.inputs}; the config asks for {config.modulus}, {config.hidden}, {config.activation!r}, {config.inputs}"
             )
     return init
 
