@@ -98,3 +98,11 @@ def test_trajectory_of_a_small_run():
     assert path["alignment"].between(-1, 1).all()
     with pytest.raises(ValueError, match="snapshot_every"):
         trajectory(train(TrainConfig(modulus=13, n_train=100, hidden=32, steps=10, eval_every=10), progress=False))
+
+
+def test_energy_refuses_a_split_with_a_hint():
+    from grokkit.theory import energy
+
+    split = TrainConfig(modulus=7, n_train=20, hidden=4, hint=1.0).split()
+    with pytest.raises(ValueError, match="third input"):
+        energy(torch.randn(3, 14), split)

@@ -75,6 +75,8 @@ def _energy_terms(w: torch.Tensor, split: Split) -> tuple[torch.Tensor, torch.Te
 def _check_weights(w: object, split: Split) -> torch.Tensor:
     if not isinstance(split, Split):
         raise TypeError(f"split must be a Split, got {type(split).__name__}")
+    if split.train_pairs.shape[1] != 2:
+        raise ValueError("the energy E is defined for inputs (a, b); this split carries a hint as a third input")
     if not isinstance(w, torch.Tensor) or not w.dtype.is_floating_point:
         raise TypeError(f"w must be a float tensor of shape (S, {2 * split.modulus}), got {type(w).__name__}")
     if w.dim() != 2 or w.shape[1] != 2 * split.modulus:
