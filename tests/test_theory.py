@@ -101,8 +101,6 @@ def test_trajectory_of_a_small_run():
 
 
 def test_energy_refuses_a_split_with_a_hint():
-    from grokkit.theory import energy
-
     split = TrainConfig(modulus=7, n_train=20, hidden=4, hint=1.0).split()
     with pytest.raises(ValueError, match="third input"):
         energy(torch.randn(3, 14), split)
