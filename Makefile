@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: book test update-references clean
+.PHONY: book book-student pdf test update-references clean
 
 $(VENV)/installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,15 @@ $(VENV)/installed: pyproject.toml constraints.txt
 book: $(VENV)/installed
 	$(BIN)/python tools/book.py build
 	$(BIN)/python -m pytest -q -m book
+
+# The edition for students: every exercise solution left out (_build/student/html).
+book-student: $(VENV)/installed
+	$(BIN)/python tools/book.py build --no-solutions
+	$(BIN)/python -m pytest -q -m book tests/test_student_edition.py
+
+# A PDF of the book (_build/latex/book.pdf); needs XeLaTeX and the TeX packages listed in README.md.
+pdf: $(VENV)/installed
+	$(BIN)/python tools/book.py build --pdf
 
 test: $(VENV)/installed
 	$(BIN)/python -m pytest

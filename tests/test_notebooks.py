@@ -8,10 +8,11 @@ import nbformat
 import pytest
 import yaml
 from book import BuildError, check_parameters, execute, toc_notebooks
+from conftest import smoke_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-SMOKE = yaml.safe_load((ROOT / "notebooks" / "smoke.yml").read_text())
+SMOKE = smoke_parameters()
 REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
 
 
@@ -34,6 +35,8 @@ def test_colab_cell_then_parameters_cell(path):
     install, parameters = cells[0], cells[1]
     assert "remove-cell" in install.metadata.get("tags", [])
     assert '"google.colab" in sys.modules' in install.source
+    # tests/test_install.py installs a wheel of the working tree with this requirement, git+URL → file://wheel.
+    assert f'"grokkit @ git+{REPOSITORY}"' in install.source, f"the install cell must %pip install \"grokkit @ git+{REPOSITORY}\""
     assert "parameters" in parameters.metadata.get("tags", [])
 
 

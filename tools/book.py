@@ -1,7 +1,9 @@
 """Build the book: execute every notebook in _toc.yml with papermill, check its key results, render HTML.
 
-    python tools/book.py build              # what `make book` runs
-    python tools/book.py update-references  # accept the current key results as the new references
+    python tools/book.py build                 # what `make book` runs: HTML in _build/html
+    python tools/book.py build --no-solutions  # `make book-student`: HTML without solutions in _build/student/html
+    python tools/book.py build --pdf           # `make pdf`: PDF in _build/latex/book.pdf (needs TeX, see README.md)
+    python tools/book.py update-references     # accept the current key results as the new references
 
 Source notebooks are stored without outputs; executed copies go to _build/source (a staged copy of
 the book), which Jupyter Book renders into _build/html with its own execution off. A notebook whose
@@ -28,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
 STAGE = BUILD / "source"
 CACHE = BUILD / "cache"
+STUDENT = BUILD / "student"  # the edition without solutions (`build --no-solutions`)
 REFERENCES = ROOT / "notebooks" / "reference"
 
 
@@ -176,7 +179,33 @@ def execute_all() -> list[Executed]:
     return records
 
 
-def build() -> None:
+def student_config() -> Path:
+    """A copy of the staged _config.yml for the student edition: sphinx-exercise's ``hide_solutions`` on,
+    and no page sources to download (``_sources/*.md`` would still hold the solutions)."""
+    config = yaml.safe_load((STAGE / "_config.yml").read_text())
+    sphinx = config.setdefault("sphinx", {})
+    sphinx.setdefault("config", {}).update(
+        hide_solutions=True, html_copy_source=False, html_theme_options={"use_download_button": False}
+    )
+    sphinx["recursive_update"] = True  # merge html_theme_options into Jupyter Book's, do not replace them
+    local = sphinx.get("local_extensions") or {}
+    for name, folder in local.items():  # Jupyter Book reads these relative to the config file
+        local[name] = str((STAGE / folder).resolve())
+    path = STUDENT / "_config.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
+    return path
+
+
+def build(solutions: bool = True, pdf: bool = False) -> None:
+    """Execute (or reuse) the notebooks, check their key results, and render the book.
+
+    The default renders HTML into _build/html. ``solutions=False`` renders the student edition, with
+    every exercise solution left out, into _build/student/html. ``pdf=True`` renders a PDF with
+    Jupyter Book's pdflatex builder (XeLaTeX, as _config.yml sets) into _build/latex/book.pdf.
+    """
+    if pdf and not solutions:
+        raise BuildError("--pdf and --no-solutions cannot be combined")
     stage_sources()
     records = execute_all()
     drifts = [line for record in records for line in compare_with_reference(record)]
@@ -184,11 +213,23 @@ def build() -> None:
         raise BuildError("key results drifted from notebooks/reference:\n  " + "\n  ".join(drifts)
                          + "\nIf the change is intended, run `make update-references` and commit the result.")
     write_report(records)
-    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(STAGE), "--path-output", str(ROOT), "--warningiserror", "--keep-going"]
+    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(STAGE), "--warningiserror", "--keep-going"]
+    if not solutions:
+        command += ["--config", str(student_config()), "--path-output", str(STUDENT)]
+        output = STUDENT / "html"  # a link to _build/student/_build/html, where Jupyter Book writes
+    elif pdf:
+        command += ["--path-output", str(ROOT), "--builder", "pdflatex"]
+        output = BUILD / "latex" / "book.pdf"
+    else:
+        command += ["--path-output", str(ROOT)]
+        output = BUILD / "html"
     print("[book]", " ".join(command), flush=True)
     if subprocess.run(command, cwd=ROOT).returncode != 0:
         raise BuildError("jupyter-book build failed (warnings count as errors); see the messages above")
-    print(f"[book] HTML in {BUILD / 'html'}", flush=True)
+    if not solutions and not output.is_symlink():
+        shutil.rmtree(output, ignore_errors=True)
+        output.symlink_to(Path("_build") / "html", target_is_directory=True)
+    print(f"[book] {'PDF' if pdf else 'HTML'} in {output}", flush=True)
 
 
 def update_references() -> None:
@@ -205,10 +246,15 @@ def update_references() -> None:
 
 
 if __name__ == "__main__":
-    commands = {"build": build, "update-references": update_references}
-    if len(sys.argv) != 2 or sys.argv[1] not in commands:
-        sys.exit(f"usage: python tools/book.py {{{'|'.join(commands)}}}")
+    usage = "usage: python tools/book.py {build [--no-solutions | --pdf] | update-references}"
+    command, options = (sys.argv[1] if len(sys.argv) > 1 else ""), sys.argv[2:]
+    if command == "build" and set(options) <= {"--no-solutions", "--pdf"}:
+        action = lambda: build(solutions="--no-solutions" not in options, pdf="--pdf" in options)  # noqa: E731
+    elif command == "update-references" and not options:
+        action = update_references
+    else:
+        sys.exit(usage)
     try:
-        commands[sys.argv[1]]()
+        action()
     except BuildError as error:
         sys.exit(f"[book] BUILD FAILED: {error}")

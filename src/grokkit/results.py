@@ -75,7 +75,7 @@ class Drift:
 def compare(values: dict[str, float], reference: dict[str, dict[str, float]]) -> list[Drift]:
     """Every reference entry ``{"value": v, "abs": a, "rel": r}`` that ``values`` misses or breaks.
 
-    A value passes when |new − v| ≤ max(a, r·|v|). Keys in ``values`` without a reference entry are
+    A value passes when ``|new − v| ≤ max(a, r·|v|)``. Keys in ``values`` without a reference entry are
     reported too, so a new quoted number cannot go unchecked.
     """
     drifts = []

@@ -1,0 +1,110 @@
+"""Predicting which runs generalise: from a few finished runs, or from the first part of one.
+
+Insight made measurable. A *mental model* here is the Li₂ scaling law, n_c = c · M ln M: a
+classifier that sees only the one feature the theory says matters, ln(n / (M ln M)). The *black
+boxes* see (M, n) and nothing else. All are scikit-learn classifiers with the same interface, so they
+are fitted to the same runs and scored on the same ground truth.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import ClassifierMixin
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from ._validate import check_choice, check_int
+
+MODELS = ("scaling law", "logistic regression", "nearest neighbours", "random forest")
+"""The classifiers :func:`classifier` builds: the mental model first, then the black boxes."""
+
+
+def scaling_feature(x: np.ndarray) -> np.ndarray:
+    """ln(n / (M ln M)) for rows (M, n): the only feature the Li₂ scaling law uses."""
+    x = np.asarray(x, dtype=float)
+    modulus, n = x[:, 0], x[:, 1]
+    return np.log(n / (modulus * np.log(modulus)))[:, None]
+
+
+def classifier(name: str, seed: int = 0) -> ClassifierMixin:
+    """An unfitted classifier of runs (M, n) → generalises or not; ``name`` is one of :data:`MODELS`."""
+    check_choice("name", name, MODELS)
+    if name == "scaling law":
+        return make_pipeline(FunctionTransformer(scaling_feature), LogisticRegression(C=100.0))
+    if name == "logistic regression":
+        return make_pipeline(StandardScaler(), LogisticRegression(C=100.0))
+    if name == "nearest neighbours":
+        return make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=3))
+    return RandomForestClassifier(n_estimators=100, random_state=check_int("seed", seed, minimum=0))
+
+
+def _features(runs: pd.DataFrame) -> np.ndarray:
+    missing = sorted({"modulus", "n_train"} - set(runs.columns))
+    if missing:
+        raise ValueError(f"runs need the columns modulus and n_train; missing {missing}")
+    return runs[["modulus", "n_train"]].to_numpy(dtype=float)
+
+
+def fit(name: str, runs: pd.DataFrame, label: str = "generalised", seed: int = 0) -> ClassifierMixin:
+    """``classifier(name)`` fitted to ``runs`` (columns modulus, n_train and the boolean ``label``)."""
+    if label not in runs.columns:
+        raise ValueError(f"runs have no column {label!r}; available: {sorted(runs.columns)}")
+    outcomes = runs[label].astype(bool).to_numpy()
+    if outcomes.all() or not outcomes.any():
+        raise ValueError(f"runs must include both outcomes to fit a classifier; all {len(runs)} runs have {label}={bool(outcomes[0])}")
+    return classifier(name, seed).fit(_features(runs), outcomes)
+
+
+def predict(model: ClassifierMixin, runs: pd.DataFrame) -> np.ndarray:
+    """The fitted ``model``'s prediction for every run (row with modulus and n_train)."""
+    return model.predict(_features(runs)).astype(bool)
+
+
+def boundary(model: ClassifierMixin, moduli: Sequence[int], *, resolution: int = 400) -> pd.DataFrame:
+    """Per modulus M, the smallest n (on a grid of ``resolution`` values up to M²) predicted to generalise.
+
+    Missing when the model predicts failure for every n. For the scaling law this is ĉ · M ln M.
+    """
+    check_int("resolution", resolution, minimum=2)
+    rows = []
+    for m in moduli:
+        grid = np.unique(np.linspace(1, m * m - 1, resolution).round())
+        ok = model.predict(np.column_stack([np.full_like(grid, m), grid])).astype(bool)
+        rows.append({"modulus": m, "n": float(grid[ok.argmax()]) if ok.any() else math.nan})
+    return pd.DataFrame(rows)
+
+
+def fitted_constant(model: ClassifierMixin) -> float:
+    """ĉ of a fitted scaling-law classifier: the n / (M ln M) at which it switches to 'generalises'."""
+    regression = model[-1] if hasattr(model, "steps") else None
+    if not isinstance(regression, LogisticRegression) or not isinstance(model[0], FunctionTransformer):
+        raise TypeError("fitted_constant needs a fitted classifier('scaling law')")
+    return float(math.exp(-regression.intercept_[0] / regression.coef_[0, 0]))
+
+
+def cost_until_success(succeeded: Sequence[bool], cost: Sequence[float], *, trials: int, seed: int = 0) -> np.ndarray:
+    """Random search, replayed: the cost spent until the first success, in ``trials`` random orders.
+
+    Each trial tries the runs in a fresh random order and adds up their costs up to and including the
+    first one that succeeded; a trial with no success costs everything (all runs tried).
+    """
+    succeeded = np.asarray(succeeded, dtype=bool)
+    cost = np.asarray(cost, dtype=float)
+    if succeeded.shape != cost.shape or succeeded.ndim != 1 or succeeded.size == 0:
+        raise ValueError(f"succeeded and cost must be non-empty 1-D and the same length, got {succeeded.shape} and {cost.shape}")
+    check_int("trials", trials, minimum=1)
+    generator = np.random.default_rng(check_int("seed", seed, minimum=0))
+    totals = np.empty(trials)
+    for t in range(trials):
+        order = generator.permutation(succeeded.size)
+        hits = np.flatnonzero(succeeded[order])
+        last = hits[0] if hits.size else succeeded.size - 1
+        totals[t] = cost[order][: last + 1].sum()
+    return totals
