@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn.base import ClassifierMixin
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import LeaveOneOut, cross_val_predict
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
@@ -87,6 +88,24 @@ def fitted_constant(model: ClassifierMixin) -> float:
     if not isinstance(regression, LogisticRegression) or not isinstance(model[0], FunctionTransformer):
         raise TypeError("fitted_constant needs a fitted classifier('scaling law')")
     return float(math.exp(-regression.intercept_[0] / regression.coef_[0, 0]))
+
+
+def held_out_calls(measure: Sequence[float], outcome: Sequence[bool]) -> np.ndarray:
+    """Leave-one-out predictions of ``outcome`` from one progress ``measure`` per run.
+
+    Each run is judged by a logistic regression (classes weighted equally) fitted to all the other
+    runs, so no run's prediction has seen its own outcome.
+    """
+    x = np.asarray(measure, dtype=float)[:, None]
+    y = np.asarray(outcome, dtype=bool)
+    if x.shape[0] != y.shape[0] or x.shape[0] < 3:
+        raise ValueError(f"measure and outcome must have the same length, at least 3; got {x.shape[0]} and {y.shape[0]}")
+    if not np.isfinite(x).all():
+        raise ValueError("measure has NaN or infinite values")
+    if y.sum() < 2 or (~y).sum() < 2:
+        raise ValueError(f"need at least 2 runs of each outcome to judge held-out runs; got {int(y.sum())} of {y.size} positive")
+    model = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced"))
+    return cross_val_predict(model, x, y, cv=LeaveOneOut()).astype(bool)
 
 
 def cost_until_success(succeeded: Sequence[bool], cost: Sequence[float], *, trials: int, seed: int = 0) -> np.ndarray:
