@@ -2,7 +2,8 @@
 
 - Every cell that draws a figure carries the myst-nb metadata that gives it a caption and alt text.
 - Colours come from the house style (grokkit.plots): categorical colours from ``PALETTE`` (seaborn's
-  colour-blind-safe palette), colour maps from the perceptually uniform, colour-blind-safe viridis family,
+  colour-blind-safe palette), colour maps (and palettes for an ordered hue such as the modulus) from the
+  perceptually uniform, colour-blind-safe viridis family,
   and otherwise only neutral greys, black or white for reference lines. A hard-coded colour name, hex
   code, "tab:"/"C0" colour, matplotlib format colour ("r-") or another palette or colour map fails.
 
@@ -84,7 +85,8 @@ def colour_problems(value: ast.AST, keyword: str, seen: set[int]) -> list[str]:
     not the keys inside an expression such as ``PALETTE[: t["modulus"].nunique()]``)."""
     if isinstance(value, ast.Constant) and isinstance(value.value, str):
         text = value.value.strip().lower()
-        if keyword == "palette" or not (text in NEUTRAL or GREY_LEVEL.match(text)):
+        allowed = text in CMAPS if keyword == "palette" else text in NEUTRAL or GREY_LEVEL.match(text)
+        if not allowed:
             seen.add(id(value))
             return [f"{keyword}={value.value!r}"]
         return []

@@ -66,7 +66,7 @@ def test_unknown_parameter_fails_fast(tmp_path):
 
 def test_mistyped_parameter_fails_fast(tmp_path):
     with pytest.raises(BuildError, match=r"parameter modulus must be int like its default 71, got str '71'"):
-        execute(NOTEBOOKS[0], tmp_path / "out.ipynb", {"modulus": "71"}, tmp_path)
+        execute(ROOT / "notebooks" / "03-grokking-dynamics.ipynb", tmp_path / "out.ipynb", {"modulus": "71"}, tmp_path)
 
 
 def smoke_run(path: Path, directory: Path) -> tuple[dict[str, float], Path]:

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 import papermill
 import yaml
 
@@ -89,6 +90,17 @@ def execute(notebook: Path, output: Path, parameters: dict[str, object], workdir
             f"{notebook.name} failed in cell {error.cell_index + 1} of the executed copy (execution count {error.exec_count}): "
             f"{error.ename}: {error.evalue}\nExecuted copy with the traceback: {output}"
         ) from None
+    hide_injected_parameters(output)
+
+
+def hide_injected_parameters(path: Path) -> None:
+    """Keep the cell papermill injects (build paths such as cache_dir) out of the rendered page."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(notebook, path)
 
 
 def input_hash(notebook: Path, parameters: dict[str, object]) -> str:
