@@ -104,3 +104,14 @@ def test_energy_refuses_a_split_with_a_hint():
     split = TrainConfig(modulus=7, n_train=20, hidden=4, hint=1.0).split()
     with pytest.raises(ValueError, match="third input"):
         energy(torch.randn(3, 14), split)
+
+
+def test_pairs_for_counts_in_units_of_the_scaling_law():
+    from grokkit.theory import pairs_for
+
+    assert pairs_for(71, 5) == round(5 * 71 * math.log(71))
+    assert pairs_for(17, 8) == 17 * 17 - 1  # capped: at least one test pair remains
+    with pytest.raises(ValueError, match="multiple"):
+        pairs_for(71, 0)
+    with pytest.raises(TypeError, match="modulus"):
+        pairs_for(71.0, 5)

@@ -131,6 +131,17 @@ def predicted_critical_n(modulus: int | float | torch.Tensor, constant: float) -
     return constant * modulus * (torch.log(modulus) if isinstance(modulus, torch.Tensor) else math.log(modulus))
 
 
+def pairs_for(modulus: int, multiple: float) -> int:
+    """``multiple`` · M ln M training pairs, rounded and kept below the M² pairs there are.
+
+    Sweeps measure data in units of the scaling law, so that one multiple means the same distance from
+    the boundary for every modulus.
+    """
+    check_int("modulus", modulus, minimum=2)
+    check_float("multiple", multiple, minimum=0, open_min=True)
+    return min(round(multiple * modulus * math.log(modulus)), modulus * modulus - 1)
+
+
 def trajectory(result: TrainResult, loss: str | None = None) -> pd.DataFrame:
     """The Li₂ quantities at every snapshot of a run trained with ``snapshot_every``; one row per snapshot.
 
