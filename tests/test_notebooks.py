@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from book import BuildError, check_parameters, execute, toc_notebooks
+from book import BuildError, check_parameters, environment, execute, input_hash, toc_notebooks
 from conftest import smoke_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,6 +56,18 @@ def test_smoke_parameters_exist_and_are_declared(path):
     assert path.stem in SMOKE, f"notebooks/smoke.yml has no entry for {path.stem}"
     check_parameters(path, SMOKE[path.stem])
     assert (ROOT / "notebooks" / "reference" / f"{path.stem}.json").exists()
+
+
+def test_build_cache_key_follows_python_and_package_versions():
+    notebook, parameters = NOTEBOOKS[0], {"results_dir": "."}
+    env = environment()
+    assert re.search(r"^torch==\S+$", env, re.M) and re.search(r"^papermill==\S+$", env, re.M), "the key must list the installed packages"
+    assert env.startswith("python 3."), "the key must name the Python version"
+    key = input_hash(notebook, parameters, env)
+    assert input_hash(notebook, parameters) == key, "the key must read the running environment"
+    upgraded = re.sub(r"^(numpy==)\S+$", r"\g<1>0.0.1", env, flags=re.M)
+    other_python = env.replace("python 3.", "python 4.", 1)
+    assert len({key, input_hash(notebook, parameters, upgraded), input_hash(notebook, parameters, other_python)}) == 3
 
 
 def test_unknown_parameter_fails_fast(tmp_path):

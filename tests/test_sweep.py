@@ -8,6 +8,7 @@ import warnings
 
 import pandas as pd
 import pytest
+import torch
 
 from grokkit import TrainConfig, grid, histories, sweep, train
 from grokkit.sweep import RunCache
@@ -43,6 +44,21 @@ def test_second_sweep_loads_everything_from_cache(tmp_path):
     assert (second["source"] == "cache").all()
     for a, b in zip(first["history"], second["history"]):
         pd.testing.assert_frame_equal(a, b)
+
+
+def test_hinted_sweep_loads_from_cache_with_its_third_input(tmp_path):
+    configs = grid(BASE.replace(hint=0.9), seed=[0, 1])
+    first = sweep(configs, cache_dir=tmp_path, progress=False)
+    second = sweep(configs, cache_dir=tmp_path, progress=False)
+    assert (first["source"] == "trained").all() and (second["source"] == "cache").all()
+    for a, b in zip(first["history"], second["history"]):
+        pd.testing.assert_frame_equal(a, b)
+    for config in configs:
+        cached, fresh = RunCache(tmp_path).load(config), train(config, progress=False)
+        assert cached.model.inputs == 3
+        torch.testing.assert_close(cached.model.W, fresh.model.W)
+        pairs = cached.split.test_pairs
+        torch.testing.assert_close(cached.model(pairs), fresh.model(pairs))
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip"])

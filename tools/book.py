@@ -7,15 +7,18 @@
 
 Source notebooks are stored without outputs; executed copies go to _build/source (a staged copy of
 the book), which Jupyter Book renders into _build/html with its own execution off. A notebook whose
-inputs (notebook, library source, parameters) are unchanged is reused from _build/cache.
+inputs (notebook, library source, parameters, Python and package versions) are unchanged is reused
+from _build/cache.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.metadata
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -103,12 +106,24 @@ def hide_injected_parameters(path: Path) -> None:
     nbformat.write(notebook, path)
 
 
-def input_hash(notebook: Path, parameters: dict[str, object]) -> str:
-    """Hash of what determines a notebook's outputs: its source, grokkit's source, the parameters."""
+def environment() -> str:
+    """The Python version and every installed distribution with its version, one per line.
+
+    Everything the kernel can import counts (torch, numpy, pandas, matplotlib, seaborn, papermill, ...):
+    an upgrade of any of them can change a figure or a number, so it must re-execute the notebooks.
+    """
+    packages = sorted({f"{d.metadata['Name'].lower()}=={d.version}" for d in importlib.metadata.distributions() if d.metadata["Name"]})
+    return "\n".join([f"python {sys.version} {platform.machine()}", *packages])
+
+
+def input_hash(notebook: Path, parameters: dict[str, object], env: str | None = None) -> str:
+    """Hash of what determines a notebook's outputs: its source, grokkit's source, the parameters and
+    the environment (:func:`environment`, read now unless given)."""
     digest = hashlib.sha256(notebook.read_bytes())
     for path in sorted((ROOT / "src" / "grokkit").rglob("*.py")):
         digest.update(path.relative_to(ROOT).as_posix().encode() + path.read_bytes())
     digest.update(json.dumps(parameters, sort_keys=True).encode())
+    digest.update((environment() if env is None else env).encode())
     return digest.hexdigest()[:16]
 
 

@@ -22,12 +22,13 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from ._validate import check_bool, check_choice, check_folder, check_frame, check_sequence
 from .device import pick_device
 from .metrics import first_step_reaching
 from .models import TwoLayerNet
-from .train import HISTORY_COLUMNS, TrainConfig, TrainResult, ensemble_key, progress_enabled, train_many
+from .train import HISTORY_COLUMNS, TrainConfig, TrainResult, _check_memory_for, ensemble_key, progress_enabled, train_many
 
-TRAINING_CODE_VERSION = "2"
+TRAINING_CODE_VERSION = "3"
 """Bumped whenever a change to the training code changes results, so stale cache entries are not used."""
 
 SUMMARY_COLUMNS = [
@@ -50,10 +51,13 @@ def grid(base: TrainConfig, **axes: Sequence[object]) -> list[TrainConfig]:
     if unknown:
         raise ValueError(f"unknown TrainConfig field(s) {unknown}; allowed: {sorted(fields)}")
     names = list(axes)
-    return [base.replace(**dict(zip(names, values))) for values in itertools.product(*(list(axes[n]) for n in names))]
+    values = {n: check_sequence(n, axes[n], what=f"values for TrainConfig.{n}") for n in names}
+    return [base.replace(**dict(zip(names, values))) for values in itertools.product(*(values[n] for n in names))]
 
 
 def cache_key(config: TrainConfig) -> str:
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     return hashlib.sha256(f"{config.stable_hash()}|{TRAINING_CODE_VERSION}".encode()).hexdigest()[:24]
 
 
@@ -61,13 +65,15 @@ class RunCache:
     """Finished runs on disk, one checksummed file per run."""
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
-        self.directory = Path(directory)
+        self.directory = check_folder("directory", directory)
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def path(self, config: TrainConfig) -> Path:
         return self.directory / f"{cache_key(config)}.run"
 
     def save(self, result: TrainResult) -> None:
+        if not isinstance(result, TrainResult):
+            raise TypeError(f"result must be a TrainResult, got {type(result).__name__}")
         buffer = io.BytesIO()
         torch.save({
             "config": result.config.to_dict(),
@@ -103,7 +109,7 @@ class RunCache:
         if data["config"] != config.to_dict():
             warnings.warn(f"cache entry {path} belongs to another config; recomputing it", stacklevel=3)
             return None
-        model = TwoLayerNet(config.modulus, config.hidden, config.activation)
+        model = TwoLayerNet(config.modulus, config.hidden, config.activation, inputs=config.inputs)
         with torch.no_grad():
             model.W.copy_(data["W"])
             model.V.copy_(data["V"])
@@ -128,7 +134,10 @@ def _chunks(configs: list[tuple[int, TrainConfig]], max_members: int | None) -> 
 
 def summarise(result: TrainResult, source: str) -> dict[str, object]:
     """One sweep row: the config's fields, when the run memorised and generalised (99 %), final values."""
-    history = result.history
+    if not isinstance(result, TrainResult):
+        raise TypeError(f"result must be a TrainResult, got {type(result).__name__}")
+    check_choice("source", source, ("cache", "trained"))
+    history = check_frame("result.history", result.history, HISTORY_COLUMNS)
     last = history.iloc[-1]
     return {
         **result.config.to_dict(),
@@ -160,16 +169,23 @@ def sweep(
     ``backend="ray"`` sends chunks to a Ray cluster (``pip install 'grokkit[ray]'``; call
     ``ray.init`` first to choose which), the default trains in this process.
     """
-    configs = list(configs)
+    if isinstance(configs, TrainConfig):
+        raise TypeError("configs must be an iterable of TrainConfig, got one TrainConfig; pass [config]")
+    try:
+        configs = list(configs)
+    except TypeError:
+        raise TypeError(f"configs must be an iterable of TrainConfig, got {type(configs).__name__}") from None
     if not configs:
         raise ValueError("configs is empty; pass at least one TrainConfig (see grokkit.sweep.grid)")
     if not all(isinstance(c, TrainConfig) for c in configs):
         raise TypeError("configs must all be TrainConfig instances")
     if max_members is not None and (isinstance(max_members, bool) or not isinstance(max_members, int) or max_members < 1):
         raise ValueError(f"max_members must be None or an int >= 1, got {max_members!r}")
-    if backend not in ("local", "ray"):
+    if not isinstance(backend, str) or backend not in ("local", "ray"):
         raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
-    cache = RunCache(cache_dir) if cache_dir is not None else None
+    check_bool("progress", progress, optional=True)
+    where = pick_device(device) if backend == "local" else None
+    cache = RunCache(check_folder("cache_dir", cache_dir)) if cache_dir is not None else None
     rows: dict[int, dict[str, object]] = {}
     todo = []
     for index, config in enumerate(configs):
@@ -187,6 +203,9 @@ def sweep(
         bar.update(1)
 
     chunks = _chunks(todo, max_members)
+    if where is not None:  # refuse a sweep that cannot fit before training any of it (a Ray worker may have more memory)
+        for chunk in chunks:
+            _check_memory_for([c for _, c in chunk], where)
     if backend == "ray":
         from .distributed import train_chunks_on_ray
 
@@ -194,7 +213,6 @@ def sweep(
             for (index, _), result in zip(chunk, results):
                 record(index, result)
     else:
-        where = pick_device(device)
         for chunk in chunks:
             train_many([c for _, c in chunk], device=where, progress=False,
                        on_finish=lambda position, result, chunk=chunk: record(chunk[position][0], result))
@@ -204,8 +222,15 @@ def sweep(
 
 def histories(results: pd.DataFrame, *columns: str) -> pd.DataFrame:
     """The runs' histories stacked into one long frame, each row tagged with the given config columns."""
+    check_frame("results", results, ["history"], what="a table from grokkit.sweep")
+    for c in columns:
+        if not isinstance(c, str):
+            raise TypeError(f"column names must be str, got {type(c).__name__} {c!r}")
     missing = sorted(set(columns) - set(results.columns))
     if missing:
         raise ValueError(f"unknown column(s) {missing}; available: {sorted(results.columns)}")
+    bad = [i for i, h in enumerate(results["history"]) if not isinstance(h, pd.DataFrame)]
+    if bad:
+        raise TypeError(f"results['history'] must hold a DataFrame in every row; rows {bad[:5]} do not")
     frames = [row.history.assign(run=i, **{c: getattr(row, c) for c in columns}) for i, row in enumerate(results.itertuples())]
     return pd.concat(frames, ignore_index=True)
