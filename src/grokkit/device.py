@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import math
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 
@@ -33,16 +36,121 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
 
 SMALL_WORK = 1 << 20
 """Below this many hidden activations per step (members × pairs × K), one CPU thread is faster:
-the ops are too small to split, and a second thread on a busy machine can slow them down many times."""
+the ops are too small to split."""
+
+SPARE_CORE = 0.3
+"""A core counts as free when other processes leave at least 0.7 of it idle (see :func:`fair_threads`)."""
+RECHECK_SECONDS = 1.0
+"""How often a long run looks again at how busy the machine is."""
 
 
-@contextmanager
-def cpu_threads_for(work: int, device: torch.device) -> Iterator[None]:
-    """Use one intra-op thread on CPU for small work, torch's default otherwise; restore afterwards."""
-    before = torch.get_num_threads()
-    if device.type == "cpu" and work < SMALL_WORK:
-        torch.set_num_threads(1)
+def usable_cpus() -> list[int]:
+    """The CPUs this process may run on: its affinity mask, cut to the cgroup's CPU quota if one is set."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    quota = _cgroup_quota()
+    return cpus if quota is None else cpus[: max(1, min(len(cpus), math.ceil(quota)))]
+
+
+def _cgroup_quota() -> float | None:
+    """CPUs allowed by a cgroup quota (v2 ``cpu.max`` or v1 ``cfs_quota_us``), or ``None`` if unlimited."""
     try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
+        period = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+        return None if quota <= 0 else quota / period
+    except (OSError, ValueError):
+        return None
+
+
+class CpuLoad:
+    """How many of ``cpus`` other processes kept busy since the last reading (Linux ``/proc/stat``).
+
+    Our own CPU time, every thread of this process included (spinning ones too), is subtracted, so
+    the figure is what competes with us. Elsewhere (macOS, Windows) it reads 0: no competition seen.
+    """
+
+    def __init__(self, cpus: Sequence[int]) -> None:
+        self.cpus = {f"cpu{c}" for c in cpus}
+        self.last = self._read()
+
+    def _read(self) -> tuple[float, float, float] | None:
+        """(wall seconds, busy seconds of ``cpus``, this process's CPU seconds), or None without /proc."""
+        try:
+            lines = Path("/proc/stat").read_text().splitlines()
+        except OSError:
+            return None
+        busy = 0
+        for line in lines:
+            name, *ticks = line.split()
+            if name in self.cpus:
+                values = [int(t) for t in ticks[:8]]
+                busy += sum(values) - values[3] - values[4]  # all but idle and iowait
+        return time.monotonic(), busy / TICKS_PER_SECOND, time.process_time()
+
+    def busy_elsewhere(self) -> float:
+        """CPUs' worth of work done by other processes since the previous call (or construction)."""
+        now = self._read()
+        if now is None or self.last is None:
+            return 0.0
+        (wall0, busy0, own0), self.last = self.last, now
+        elapsed = now[0] - wall0
+        if elapsed <= 0:
+            return 0.0
+        return max(0.0, (now[1] - busy0 - (now[2] - own0)) / elapsed)
+
+
+TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_LOAD: CpuLoad | None = None
+
+
+def fair_threads(limit: int) -> int:
+    """Intra-op threads to use now: the usable CPUs that other processes leave free, at most ``limit``.
+
+    Threads of one op meet at barriers; when a competitor holds one of their cores, the others spin
+    until the scheduler gives it back, and two threads run several times slower than one. So count
+    only the cores that are actually free. The first call watches the machine for 50 ms; later calls
+    use the load since the call before.
+    """
+    global _LOAD
+    cpus = usable_cpus()
+    if _LOAD is None or _LOAD.cpus != {f"cpu{c}" for c in cpus}:
+        _LOAD = CpuLoad(cpus)
+        time.sleep(0.05)
+    free = len(cpus) - _LOAD.busy_elsewhere()
+    return max(1, min(limit, len(cpus), math.floor(free + SPARE_CORE)))
+
+
+class CpuThreads:
+    """Sets torch's CPU thread count for a training run and keeps it fair while the run lasts.
+
+    Small work (fewer than :data:`SMALL_WORK` hidden activations per step) always gets one thread.
+    Larger work gets :func:`fair_threads`, looked at again by :meth:`recheck` at most once per
+    :data:`RECHECK_SECONDS`, so a run adapts when another process starts or stops. On GPU it does
+    nothing. Used as a context manager; the caller's thread count is restored afterwards.
+    """
+
+    def __init__(self, work: int, device: torch.device) -> None:
+        self.active = device.type == "cpu"
+        self.small = work < SMALL_WORK
+        self.before = torch.get_num_threads()
+        self.next_check = 0.0
+
+    def __enter__(self) -> CpuThreads:
+        self.recheck()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.active:
+            torch.set_num_threads(self.before)
+
+    def recheck(self) -> None:
+        if not self.active or time.monotonic() < self.next_check:
+            return
+        wanted = 1 if self.small else fair_threads(self.before)
+        if wanted != torch.get_num_threads():
+            torch.set_num_threads(wanted)
+        self.next_check = time.monotonic() + RECHECK_SECONDS

@@ -18,8 +18,24 @@ def _train_chunk(configs: list[TrainConfig]) -> list[TrainResult]:
     return train_many(configs, progress=False)
 
 
+def _check_chunks(chunks: object) -> Sequence[list[TrainConfig]]:
+    if isinstance(chunks, (str, bytes)) or not isinstance(chunks, Sequence):
+        raise TypeError(f"chunks must be a sequence of lists of TrainConfig, got {type(chunks).__name__}")
+    for chunk in chunks:
+        if isinstance(chunk, (str, bytes)) or not isinstance(chunk, Sequence) or not chunk or not all(isinstance(c, TrainConfig) for c in chunk):
+            raise TypeError("chunks must hold non-empty lists of TrainConfig, one list per Ray task")
+    return chunks
+
+
 def train_chunks_on_ray(chunks: Sequence[list[TrainConfig]], tags: Sequence[Tag]) -> Iterator[tuple[Tag, list[TrainResult]]]:
     """Yield ``(tag, results)`` for each chunk as its Ray task finishes. Starts a local Ray if none runs."""
+    chunks = _check_chunks(chunks)
+    if isinstance(tags, (str, bytes)) or not isinstance(tags, Sequence) or len(tags) != len(chunks):
+        raise ValueError(f"tags must be a sequence with one tag per chunk ({len(chunks)}), got {type(tags).__name__} of length {len(tags) if isinstance(tags, Sequence) else '?'}")
+    return _as_finished(chunks, tags)  # checked now, not when the caller first iterates
+
+
+def _as_finished(chunks: Sequence[list[TrainConfig]], tags: Sequence[Tag]) -> Iterator[tuple[Tag, list[TrainResult]]]:
     try:
         import ray
     except ImportError as error:

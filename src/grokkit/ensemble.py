@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from torch.nn import functional as F
 
 from .losses import LOSSES
 from .models import ACTIVATIONS, TwoLayerNet
@@ -45,8 +46,9 @@ def _padded(tensors: Sequence[torch.Tensor], fill: int = 0) -> tuple[torch.Tenso
 class StackedPairs:
     """The train (or test) inputs of every member, padded, with work buffers for width ``hidden``.
 
-    ``tokens[t]`` holds, for every member and padded pair, the row of token t's column in the flat
-    ``(S·T·M, K)`` table of all members' first layers (T tokens per input: a, b and maybe a hint).
+    ``rows`` (S·n, T) holds, for every member and padded pair, the rows of its T tokens (a, b and
+    maybe a hint) in the flat ``(S·T·M, K)`` table of all members' first layers; ``tokens[t]`` is
+    its column t, contiguous, for the backward pass.
     """
 
     def __init__(self, pairs: Sequence[torch.Tensor], labels: Sequence[torch.Tensor], modulus: int, hidden: int, device: torch.device) -> None:
@@ -57,20 +59,24 @@ class StackedPairs:
         self.counts = self.mask.sum(dim=1)
         s, n = self.mask.shape
         offsets = (torch.arange(s) * self.width * modulus).unsqueeze(1)  # first row of member i in the flat table
-        self.tokens = [(rows + offsets).reshape(-1).to(device) for rows, _ in padded]
+        self.rows = torch.stack([rows + offsets for rows, _ in padded], dim=2).reshape(-1, self.width).to(device)
         self.labels, self.mask, self.counts = self.labels.to(device), self.mask.to(device), self.counts.to(device)
         self.modulus, self.hidden = modulus, hidden
-        self.pre, self.features, self.grad = (torch.empty(s, n, hidden, device=device) for _ in range(3))
+        self.features, self.grad = (torch.empty(s, n, hidden, device=device) for _ in range(2))
+        self._split_tokens()
+
+    def _split_tokens(self) -> None:
+        self.tokens = [self.rows[:, t].contiguous() for t in range(self.width)]
 
     def keep(self, members: torch.Tensor) -> None:
         """Drop every member not listed in ``members`` (indices into the current stack)."""
         s, n = self.mask.shape
         block = self.width * self.modulus
-        old = torch.arange(s, device=members.device)[members]
-        offsets = (torch.arange(len(members), device=members.device) * block).unsqueeze(1)
-        self.tokens = [(flat.view(s, n)[members] - (old * block).unsqueeze(1) + offsets).reshape(-1) for flat in self.tokens]
+        shift = (torch.arange(len(members), device=members.device) - members) * block  # new minus old first row
+        self.rows = (self.rows.view(s, n, self.width)[members] + shift.view(-1, 1, 1)).reshape(-1, self.width)
+        self._split_tokens()
         self.labels, self.mask, self.counts = self.labels[members], self.mask[members], self.counts[members]
-        self.pre, self.features, self.grad = (t[members] for t in (self.pre, self.features, self.grad))
+        self.features, self.grad = self.features[members], self.grad[members]
 
 
 @dataclass(frozen=True)
@@ -116,11 +122,12 @@ class Ensemble:
         return net
 
     def _features(self, batch: StackedPairs) -> torch.Tensor:
+        """σ(W x) for every member and pair; the pre-activations W x are kept in ``batch.pre``.
+
+        The one-hot product W x is the sum of the T token columns: one ``embedding_bag`` pass.
+        """
         flat = self.columns.view(-1, self.hidden)
-        pre = batch.pre.view(-1, self.hidden)
-        torch.index_select(flat, 0, batch.tokens[0], out=pre)
-        for rows in batch.tokens[1:]:
-            pre.add_(torch.index_select(flat, 0, rows, out=batch.grad.view(-1, self.hidden)))  # grad is free here
+        batch.pre = F.embedding_bag(batch.rows, flat, mode="sum").view(batch.features.shape)
         if self.activation == "x2":
             return torch.mul(batch.pre, batch.pre, out=batch.features)
         return batch.features.copy_(self.sigma(batch.pre))
@@ -215,12 +222,21 @@ def orthogonalise(matrices: torch.Tensor, iterations: int = 5) -> torch.Tensor:
 
 
 def member_losses(outputs: torch.Tensor, batch: StackedPairs, losses: Sequence[str]) -> torch.Tensor:
-    """Mean loss over each member's real pairs, with each member's own loss function; shape (S,)."""
-    values = []
-    for i, name in enumerate(losses):
-        per_pair = LOSSES[name](outputs[i], batch.labels[i])
-        values.append((per_pair * batch.mask[i]).sum() / batch.counts[i])
-    return torch.stack(values)
+    """Mean loss over each member's real pairs, with each member's own loss function; shape (S,).
+
+    Members that share a loss are evaluated in one call on their flattened pairs: indexing member by
+    member would make autograd zero-fill the whole ``(S, n, M)`` gradient once per member.
+    """
+    s, n, m = outputs.shape
+    if len(set(losses)) == 1:
+        per_pair = LOSSES[losses[0]](outputs.reshape(s * n, m), batch.labels.reshape(-1)).view(s, n)
+    else:
+        per_pair = outputs.new_zeros(s, n)
+        for name in dict.fromkeys(losses):
+            members = torch.tensor([i for i, other in enumerate(losses) if other == name], device=outputs.device)
+            values = LOSSES[name](outputs[members].reshape(-1, m), batch.labels[members].reshape(-1))
+            per_pair = per_pair.index_put((members,), values.view(-1, n))
+    return (per_pair * batch.mask).sum(dim=1) / batch.counts
 
 
 def accuracy(outputs: torch.Tensor, batch: StackedPairs) -> torch.Tensor:

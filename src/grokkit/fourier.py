@@ -13,17 +13,40 @@ from collections.abc import Sequence
 
 import torch
 
-from ._validate import check_choice, check_float, check_int
+from ._validate import (
+    check_bool,
+    check_choice,
+    check_float,
+    check_float_tensor,
+    check_int,
+    check_labels,
+    check_memory,
+    check_pairs,
+)
 from .losses import LOSSES
 from .metrics import node_spectrum
 from .models import TwoLayerNet
 
 
-def _check_frequencies(frequencies: Sequence[int], modulus: int) -> list[int]:
+def _check_frequencies(frequencies: Sequence[int], modulus: int, name: str = "frequencies") -> list[int]:
     if isinstance(frequencies, (str, bytes)) or not isinstance(frequencies, Sequence):
-        raise TypeError(f"frequencies must be a sequence of ints, got {type(frequencies).__name__}")
+        raise TypeError(f"{name} must be a sequence of ints, got {type(frequencies).__name__}")
     top = (modulus - 1) // 2
-    return [check_int("frequencies entry", int(k) if isinstance(k, torch.Tensor) else k, minimum=1, maximum=top) for k in frequencies]
+    ks = [check_int(f"{name} entry", int(k) if isinstance(k, torch.Tensor) and k.numel() == 1 and not k.dtype.is_floating_point else k,
+                    minimum=1, maximum=top) for k in frequencies]
+    repeated = sorted({k for k in ks if ks.count(k) > 1})
+    if repeated:
+        raise ValueError(f"{name} must list each frequency once, got {repeated} more than once")
+    return ks
+
+
+def _check_network(network: object) -> TwoLayerNet:
+    """``network`` if it is a TwoLayerNet whose modulus is odd, as the Fourier view needs."""
+    if not isinstance(network, TwoLayerNet):
+        raise TypeError(f"network must be a TwoLayerNet, got {type(network).__name__}")
+    if network.modulus < 3 or network.modulus % 2 == 0:
+        raise ValueError(f"network must be for an odd modulus >= 3 (every frequency has a cosine and a sine), got modulus {network.modulus}")
+    return network
 
 
 def fourier_basis(modulus: int) -> torch.Tensor:
@@ -31,6 +54,7 @@ def fourier_basis(modulus: int) -> torch.Tensor:
     m = check_int("modulus", modulus, minimum=3)
     if m % 2 == 0:
         raise ValueError(f"modulus must be odd so that every frequency has a cosine and a sine, got {m}")
+    check_memory(f"modulus={m} (an {m} × {m} basis)", 24 * m * m)
     x = torch.arange(m, dtype=torch.float64)
     rows = [torch.ones(m, dtype=torch.float64)]
     for k in range(1, (m + 1) // 2):
@@ -50,9 +74,7 @@ def projector(modulus: int, frequencies: Sequence[int], *, constant: bool = True
 def keep_frequencies(network: TwoLayerNet, frequencies: Sequence[int]) -> TwoLayerNet:
     """A copy of ``network`` whose weights on a, on b and on the output classes keep only the listed
     frequencies (and the constant): the network described by its Fourier coefficients at those frequencies."""
-    if not isinstance(network, TwoLayerNet):
-        raise TypeError(f"network must be a TwoLayerNet, got {type(network).__name__}")
-    m = network.modulus
+    m = _check_network(network).modulus
     keep = projector(m, frequencies)
     pruned = TwoLayerNet(m, network.hidden, network.activation, inputs=network.inputs)
     with torch.no_grad():
@@ -64,6 +86,7 @@ def keep_frequencies(network: TwoLayerNet, frequencies: Sequence[int]) -> TwoLay
 def description_size(network: TwoLayerNet, frequencies: Sequence[int]) -> int:
     """Real numbers that describe ``keep_frequencies(network, frequencies)``: per node, a constant plus a
     cosine and a sine per frequency for each of its weight vectors (on a, on b, to the outputs)."""
+    _check_network(network)
     return (network.inputs + 1) * network.hidden * (1 + 2 * len(_check_frequencies(frequencies, network.modulus)))
 
 
@@ -84,10 +107,10 @@ def keep_node_frequencies(network: TwoLayerNet, per_node: int) -> TwoLayerNet:
 def mask_node_frequencies(network: TwoLayerNet, frequencies: torch.Tensor, *, keep: bool) -> TwoLayerNet:
     """A copy of ``network`` in which node j keeps (``keep=True``, plus the constant) or loses
     (``keep=False``) the frequencies in row j of ``frequencies`` ``(K, r)``, in all three weight vectors."""
-    if not isinstance(network, TwoLayerNet):
-        raise TypeError(f"network must be a TwoLayerNet, got {type(network).__name__}")
-    m, top = network.modulus, (network.modulus - 1) // 2
-    if not isinstance(frequencies, torch.Tensor) or frequencies.dim() != 2 or frequencies.shape[0] != network.hidden:
+    m, top = _check_network(network).modulus, (network.modulus - 1) // 2
+    keep = check_bool("keep", keep)
+    if (not isinstance(frequencies, torch.Tensor) or frequencies.dim() != 2 or frequencies.shape[0] != network.hidden
+            or frequencies.dtype.is_floating_point or frequencies.dtype.is_complex or frequencies.dtype == torch.bool):
         raise ValueError(f"frequencies must be a ({network.hidden}, r) integer tensor, one row per node")
     if frequencies.numel() and (int(frequencies.min()) < 1 or int(frequencies.max()) > top):
         raise ValueError(f"frequencies must be between 1 and {top}")
@@ -117,6 +140,10 @@ def node_description_size(network: TwoLayerNet, per_node: int) -> int:
 
 def logit_table(model: torch.nn.Module, modulus: int) -> torch.Tensor:
     """The model's outputs for every pair, ``(M, M, M)``: entry [a, b, c] is the logit of class c for (a, b)."""
+    modulus = check_int("modulus", modulus, minimum=2)
+    if not callable(model):
+        raise TypeError(f"model must be a torch.nn.Module that maps pairs to outputs, got {type(model).__name__}")
+    check_memory(f"modulus={modulus} ({modulus}² pairs × {modulus} logits)", 8 * modulus**3 + 48 * modulus**2)
     a = torch.arange(modulus).repeat_interleave(modulus)
     b = torch.arange(modulus).repeat(modulus)
     with torch.no_grad():
@@ -144,9 +171,12 @@ def logit_power(logits: torch.Tensor) -> torch.Tensor:
     """
     m = _check_table(logits)
     centred = logits - logits.mean(dim=2, keepdim=True)  # a shift over classes changes no prediction
+    exact = logits.detach().double()  # centred in double too, so that logits equal over classes give exactly zero
+    if not bool((exact - exact.mean(dim=2, keepdim=True)).ne(0).any()):
+        raise ValueError("logits are the same for every class of every pair, so they have no power to share among frequencies")
     _, means = _by_sum(centred, minus_c=True)
     coefficients = (fourier_basis(m).to(logits.dtype) @ means)[1:].pow(2).view(-1, 2).sum(dim=1)
-    return coefficients * m * m / centred.pow(2).sum().clamp_min(1e-30)
+    return coefficients * m * m / centred.pow(2).sum()
 
 
 def key_frequencies(logits: torch.Tensor, share: float = 0.9) -> list[int]:
@@ -180,6 +210,8 @@ def table_loss(logits: torch.Tensor, pairs: torch.Tensor, loss: str = "cross_ent
     """Mean ``loss`` of the logit table on the given pairs, with labels (a + b) mod M."""
     m = _check_table(logits)
     check_choice("loss", loss, LOSSES)
+    if check_pairs("pairs", pairs, m).shape[0] == 0:
+        raise ValueError("pairs must hold at least one pair, so that the mean loss is defined")
     a, b = pairs[:, 0], pairs[:, 1]
     return float(LOSSES[loss](logits[a, b], (a + b) % m).mean())
 
@@ -190,10 +222,15 @@ def fourier_plane(embeddings: torch.Tensor, frequency: int) -> torch.Tensor:
     places the tokens on a circle there, in the order of k·x mod M."""
     if not isinstance(embeddings, torch.Tensor) or embeddings.dim() != 2 or not embeddings.dtype.is_floating_point:
         raise TypeError("embeddings must be a 2-D float tensor (tokens × dimensions)")
+    check_float_tensor("embeddings", embeddings, dim=2, shape="(M, d)")
     m = embeddings.shape[0]
-    (k,) = _check_frequencies([frequency], m)
+    if m < 3 or m % 2 == 0:
+        raise ValueError(f"embeddings must have one row per token of Z_M with M odd and >= 3, got {m} rows")
+    (k,) = _check_frequencies([frequency], m, "frequency")
     e = embeddings.detach().double()
     plane = fourier_basis(m).double()[2 * k - 1 : 2 * k + 1] @ e  # (2, d)
+    if not bool(plane.ne(0).any()):
+        raise ValueError(f"embeddings have no component at frequency {k} (they are zero or constant there), so the plane is undefined")
     basis, _ = torch.linalg.qr(plane.t())  # (d, 2), orthonormal
     return (e @ basis).float()
 
@@ -210,6 +247,7 @@ def fourier_network(modulus: int, frequencies: Sequence[int]) -> TwoLayerNet:
     ks = _check_frequencies(frequencies, m)
     if not ks:
         raise ValueError("frequencies must name at least one frequency")
+    check_memory(f"modulus={m} with {len(ks)} frequencies ({9 * len(ks)} nodes)", 9 * len(ks) * 3 * m * 16)
     phases = [2 * math.pi * j / 3 for j in range(3)]
     x = torch.arange(m, dtype=torch.float64)
     w_rows, v_columns = [], []
@@ -229,9 +267,10 @@ def fourier_network(modulus: int, frequencies: Sequence[int]) -> TwoLayerNet:
 def _check_table(logits: torch.Tensor) -> int:
     if not isinstance(logits, torch.Tensor) or logits.dim() != 3 or len(set(logits.shape)) != 1:
         raise ValueError(f"logits must be an (M, M, M) tensor from logit_table, got {getattr(logits, 'shape', type(logits).__name__)}")
+    check_float_tensor("logits", logits, dim=3, shape="(M, M, M)")
     m = logits.shape[0]
-    if m % 2 == 0:
-        raise ValueError(f"the modulus must be odd, got {m}")
+    if m < 3 or m % 2 == 0:
+        raise ValueError(f"logits must be (M, M, M) for an odd modulus M >= 3, got M = {m}")
     return m
 
 
@@ -240,6 +279,11 @@ def frequencies_needed(network: TwoLayerNet, pairs: torch.Tensor, labels: torch.
     ``accuracy`` of the given pairs correctly (``None`` if even all of them do not): with
     :func:`node_description_size`, the length of the network's shortest description of this kind."""
     accuracy = check_float("accuracy", accuracy, minimum=0, maximum=1)
+    _check_network(network)
+    pairs = check_pairs("pairs", pairs, network.modulus, network.inputs)
+    if pairs.shape[0] == 0:
+        raise ValueError("pairs must hold at least one pair, so that accuracy is defined")
+    labels = check_labels("labels", labels, network.modulus, pairs.shape[0])
     for r in range(1, (network.modulus - 1) // 2 + 1):
         with torch.no_grad():
             correct = (keep_node_frequencies(network, r)(pairs).argmax(dim=1) == labels).float().mean()

@@ -5,7 +5,17 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from ._validate import check_float, check_int, check_pairs
+from ._validate import (
+    INT64_MAX,
+    check_float,
+    check_float_tensor,
+    check_frame,
+    check_int,
+    check_labels,
+    check_memory,
+    check_nonzero,
+    check_pairs,
+)
 from .models import TwoLayerNet
 
 HISTORY_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
@@ -15,12 +25,23 @@ def first_step_reaching(history: pd.DataFrame, column: str, threshold: float) ->
     """The first recorded step at which ``column`` ≥ ``threshold``, or ``None`` if it never does.
 
     With an evaluation interval of e steps the true crossing lies in the e steps before the result.
+    An accuracy (a column named ``*acc``) or a true/false column is reached at a threshold in [0, 1].
     """
     if not isinstance(history, pd.DataFrame) or "step" not in history.columns:
         raise TypeError("history must be a pandas DataFrame with a 'step' column, as train() returns")
-    if column not in history.columns:
-        raise ValueError(f"column must be one of {sorted(set(history.columns) - {'step'})}, got {column!r}")
-    threshold = check_float("threshold", threshold)
+    allowed = sorted(str(c) for c in set(history.columns) - {"step"})
+    if not isinstance(column, str) or column == "step" or column not in history.columns:
+        raise ValueError(f"column must be one of {allowed}, got {column!r}")
+    check_frame("history", history, what="one row per recorded step")
+    values = history[column]
+    if not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        raise ValueError(f"column {column!r} of history must hold numbers, got dtype {values.dtype}")
+    if values.isna().any() or history["step"].isna().any():
+        raise ValueError(f"history must not have missing (NaN) values in 'step' or {column!r}")
+    if pd.api.types.is_bool_dtype(values) or column.endswith("acc"):
+        threshold = check_float("threshold", threshold, minimum=0, maximum=1)
+    else:
+        threshold = check_float("threshold", threshold)
     reached = history.loc[history[column] >= threshold, "step"]
     return None if reached.empty else int(reached.iloc[0])
 
@@ -28,9 +49,11 @@ def first_step_reaching(history: pd.DataFrame, column: str, threshold: float) ->
 def hidden_weights(network: TwoLayerNet | torch.Tensor) -> torch.Tensor:
     """The hidden layer as a ``(K, 2M)`` tensor (row j: node j's weights on a, then on b)."""
     if isinstance(network, TwoLayerNet):
-        return network.W.detach()
+        return check_float_tensor("network", network.W.detach(), dim=2, shape="(K, 2M)")
     if isinstance(network, torch.Tensor) and network.dtype.is_floating_point and network.dim() == 2 and network.shape[1] % 2 == 0:
-        return network.detach()
+        if network.shape[1] < 4:
+            raise ValueError(f"network must have shape (K, 2M) with M >= 2, got {tuple(network.shape)}")
+        return check_float_tensor("network", network.detach(), dim=2, shape="(K, 2M)")
     raise TypeError("network must be a TwoLayerNet or a float tensor of shape (K, 2M)")
 
 
@@ -51,23 +74,50 @@ def node_spectrum(network: TwoLayerNet | torch.Tensor) -> torch.Tensor:
 def frequency_concentration(network: TwoLayerNet | torch.Tensor) -> torch.Tensor:
     """Per hidden node, the fraction of its weight power in its strongest non-constant frequency, ``(K,)``.
 
-    A node that has become a Fourier feature scores near 1; a random node scores a few percent.
+    A node that has become a Fourier feature scores near 1; a random node scores a few percent. A node
+    with all-zero weights has no concentration and is refused.
     """
+    power = _nonzero_spectrum(network)
+    return power[:, 1:].max(dim=1).values / power.sum(dim=1)
+
+
+def _nonzero_spectrum(network: TwoLayerNet | torch.Tensor) -> torch.Tensor:
+    """:func:`node_spectrum`, refusing a network with a hidden node whose weights are all zero."""
     power = node_spectrum(network)
-    return power[:, 1:].max(dim=1).values / power.sum(dim=1).clamp_min(1e-30)
+    zero = (power.sum(dim=1) == 0).nonzero().flatten()
+    if zero.numel():
+        raise ValueError(f"network has hidden node(s) {zero[:5].tolist()} with all-zero weights, whose frequency content is undefined")
+    return power
+
+
+VARYING = 1e-9
+"""A node whose non-constant power is below this share of its power is constant up to round-off."""
+
+
+def _varying(power: torch.Tensor) -> torch.Tensor:
+    """Which nodes have power at a non-constant frequency beyond float round-off (``power`` from :func:`node_spectrum`)."""
+    return power[:, 1:].sum(dim=1) > VARYING * power.sum(dim=1)
 
 
 def dominant_frequency(network: TwoLayerNet | torch.Tensor) -> torch.Tensor:
-    """Per hidden node, the non-constant frequency k ∈ 1 … ⌊M/2⌋ that carries most of its power, ``(K,)``."""
-    return node_spectrum(network)[:, 1:].argmax(dim=1) + 1
+    """Per hidden node, the non-constant frequency k ∈ 1 … ⌊M/2⌋ that carries most of its power, ``(K,)``.
+
+    A node with no power at any non-constant frequency (all zero, or constant) has none and is refused.
+    """
+    power = node_spectrum(network)
+    flat = (~_varying(power)).nonzero().flatten()
+    if flat.numel():
+        raise ValueError(f"network has hidden node(s) {flat[:5].tolist()} with no power at any non-constant frequency, so no dominant frequency")
+    return power[:, 1:].argmax(dim=1) + 1
 
 
 def distinct_frequencies(network: TwoLayerNet | torch.Tensor, concentration: float = 0.5) -> int:
     """How many different frequencies the network has learned: dominant frequencies of the nodes whose
-    concentration is at least ``concentration``."""
+    concentration is at least ``concentration`` (a node without non-constant power has learned none)."""
     concentration = check_float("concentration", concentration, minimum=0, maximum=1)
-    learned = frequency_concentration(network) >= concentration
-    return int(dominant_frequency(network)[learned].unique().numel())
+    power = _nonzero_spectrum(network)
+    learned = _varying(power) & (power[:, 1:].max(dim=1).values / power.sum(dim=1) >= concentration)
+    return int((power[:, 1:].argmax(dim=1) + 1)[learned].unique().numel())
 
 
 def weight_distance(model: TwoLayerNet, start: TwoLayerNet) -> dict[str, float]:
@@ -75,13 +125,15 @@ def weight_distance(model: TwoLayerNet, start: TwoLayerNet) -> dict[str, float]:
     for name, net in (("model", model), ("start", start)):
         if not isinstance(net, TwoLayerNet):
             raise TypeError(f"{name} must be a TwoLayerNet, got {type(net).__name__}")
-    if (model.modulus, model.hidden) != (start.modulus, start.hidden):
-        raise ValueError(f"model and start differ in shape: {(model.modulus, model.hidden)} vs {(start.modulus, start.hidden)}")
+    if (model.modulus, model.hidden, model.inputs) != (start.modulus, start.hidden, start.inputs):
+        raise ValueError(
+            f"model and start differ in shape (modulus, hidden, inputs): {(model.modulus, model.hidden, model.inputs)} vs {(start.modulus, start.hidden, start.inputs)}"
+        )
     with torch.no_grad():
-        return {
-            layer: float((getattr(model, layer) - getattr(start, layer)).norm() / getattr(start, layer).norm().clamp_min(1e-30))
-            for layer in ("W", "V")
-        }
+        for layer in ("W", "V"):
+            check_float_tensor(f"model.{layer}", getattr(model, layer))
+            check_nonzero(f"start.{layer}", check_float_tensor(f"start.{layer}", getattr(start, layer)), "the distance relative to it")
+        return {layer: float((getattr(model, layer) - getattr(start, layer)).norm() / getattr(start, layer).norm()) for layer in ("W", "V")}
 
 
 def critical_n(results: pd.DataFrame, *, majority: float = 0.5) -> pd.DataFrame:
@@ -91,9 +143,9 @@ def critical_n(results: pd.DataFrame, *, majority: float = 0.5) -> pd.DataFrame:
     (test accuracy ≥ 99 % within its budget). The critical n is the smallest tested n such that it and
     every larger tested n pass; it is missing (NaN) when the largest n does not pass.
     """
-    missing = {"modulus", "n_train", "seed", "generalised_step"} - set(results.columns)
-    if missing:
-        raise ValueError(f"results lacks the columns {sorted(missing)}; pass a grokkit.sweep table")
+    check_frame("results", results, ["modulus", "n_train", "seed", "generalised_step"], what="a grokkit.sweep table")
+    if results[["modulus", "n_train"]].isna().any().any():
+        raise ValueError("results must not have missing (NaN) values in modulus or n_train")
     majority = check_float("majority", majority, minimum=0, maximum=1, open_max=True)
     share = results.assign(ok=results["generalised_step"].notna()).groupby(["modulus", "n_train"])["ok"].mean()
     rows = []
@@ -108,8 +160,9 @@ def effective_rank(matrix: torch.Tensor) -> float:
     the matrix really uses; between 1 and min(shape)."""
     if not isinstance(matrix, torch.Tensor) or matrix.dim() != 2 or not matrix.dtype.is_floating_point:
         raise TypeError("matrix must be a 2-D float tensor")
+    check_nonzero("matrix", check_float_tensor("matrix", matrix, dim=2), "its effective rank")
     s = torch.linalg.svdvals(matrix.detach().double())
-    p = s / s.sum().clamp_min(1e-300)
+    p = s / s.sum()
     p = p[p > 0]
     return float(torch.exp(-(p * p.log()).sum()))
 
@@ -122,21 +175,38 @@ def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
             raise TypeError(f"{name} must be a 2-D float tensor (inputs × features)")
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must describe the same inputs, got {x.shape[0]} and {y.shape[0]} rows")
-    x = (x - x.mean(dim=0)).double()
-    y = (y - y.mean(dim=0)).double()
+    centred = []
+    for name, t in (("x", x), ("y", y)):
+        t = check_float_tensor(name, t, dim=2).detach().double()
+        t = t - t.mean(dim=0)
+        if not bool(t.ne(0).any()):
+            raise ValueError(f"{name} is the same for every input (all zero after centring), so its CKA is undefined; pass features that vary")
+        centred.append(t)
+    x, y = centred
     cross = (y.t() @ x).pow(2).sum()
-    return float(cross / ((x.t() @ x).norm() * (y.t() @ y).norm()).clamp_min(1e-300))
+    return float(cross / ((x.t() @ x).norm() * (y.t() @ y).norm()))
 
 
 def accuracy(model: torch.nn.Module, pairs: torch.Tensor, labels: torch.Tensor) -> float:
     """Share of ``pairs`` whose largest output is the label, for any model that maps pairs to outputs."""
+    if not callable(model):
+        raise TypeError(f"model must be a torch.nn.Module that maps pairs to outputs, got {type(model).__name__}")
+    modulus = getattr(model, "modulus", None)
+    pairs = check_pairs("pairs", pairs, modulus if isinstance(modulus, int) else INT64_MAX, getattr(model, "inputs", 2))
+    if pairs.shape[0] == 0:
+        raise ValueError("pairs must hold at least one pair, so that accuracy is defined")
     with torch.no_grad():
-        return float((model(pairs).argmax(dim=1) == labels).float().mean())
+        outputs = model(pairs)
+    labels = check_labels("labels", labels, outputs.shape[1], pairs.shape[0])
+    return float((outputs.argmax(dim=1) == labels).float().mean())
 
 
 def prediction_table(model: torch.nn.Module, modulus: int) -> torch.Tensor:
     """The model's answer for every pair as an ``(M, M)`` table: entry [a, b] is its prediction for (a, b)."""
     modulus = check_int("modulus", modulus, minimum=2)
+    if not callable(model):
+        raise TypeError(f"model must be a torch.nn.Module that maps pairs to outputs, got {type(model).__name__}")
+    check_memory(f"modulus={modulus} ({modulus}² pairs × {modulus} outputs)", 4 * modulus**3 + 48 * modulus**2)
     a = torch.arange(modulus).repeat_interleave(modulus)
     b = torch.arange(modulus).repeat(modulus)
     with torch.no_grad():
@@ -146,7 +216,12 @@ def prediction_table(model: torch.nn.Module, modulus: int) -> torch.Tensor:
 def _check_table(table: torch.Tensor) -> int:
     if not isinstance(table, torch.Tensor) or table.dim() != 2 or table.shape[0] != table.shape[1] or table.dtype.is_floating_point:
         raise TypeError("table must be an (M, M) integer tensor from prediction_table")
-    return table.shape[0]
+    m = table.shape[0]
+    if m < 2:
+        raise ValueError(f"table must be (M, M) with M >= 2, got {tuple(table.shape)}")
+    if int(table.min()) < 0 or int(table.max()) >= m:
+        raise ValueError(f"table entries must be answers in [0, {m - 1}], got values from {int(table.min())} to {int(table.max())}")
+    return m
 
 
 def commutativity(table: torch.Tensor, train_pairs: torch.Tensor) -> float:
@@ -165,6 +240,7 @@ def shift_equivariance(table: torch.Tensor) -> float:
     """Share of triples (a, b, k) with f(a + k, b) = f(a, b) + k (mod M), over all a, b and k ≠ 0: moving
     the first argument by k should move the answer by k."""
     m = _check_table(table)
+    check_memory(f"table of size {m} ({m}³ shifted entries)", 17 * m**3)
     shifted = torch.stack([table.roll(-k, dims=0) for k in range(1, m)])  # [k-1, a, b] = f(a + k, b)
     expected = (table.unsqueeze(0) + torch.arange(1, m).view(-1, 1, 1)) % m
     return float((shifted == expected).float().mean())
@@ -175,5 +251,11 @@ def circularity(points: torch.Tensor) -> float:
     0.5 for a Gaussian cloud."""
     if not isinstance(points, torch.Tensor) or points.dim() != 2 or points.shape[1] != 2 or not points.dtype.is_floating_point:
         raise TypeError("points must be an (n, 2) float tensor")
-    radius = (points - points.mean(dim=0)).double().norm(dim=1)
-    return float(radius.std() / radius.mean().clamp_min(1e-300))
+    check_float_tensor("points", points, dim=2, shape="(n, 2)")
+    if points.shape[0] < 3:
+        raise ValueError(f"points must hold at least 3 points to say whether they lie on a circle, got {points.shape[0]}")
+    points = points.detach().double()  # centred in double, so that equal points give exactly zero
+    radius = (points - points.mean(dim=0)).norm(dim=1)
+    if not bool(radius.ne(0).any()):
+        raise ValueError("points all coincide, so their spread around a circle is undefined")
+    return float(radius.std() / radius.mean())

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._validate import check_choice, check_float, check_int, check_pairs
+from ._validate import check_choice, check_float, check_int, check_memory, check_pairs
 
 
 def _square(z: torch.Tensor) -> torch.Tensor:
@@ -56,6 +56,11 @@ class TwoLayerNet(nn.Module):
         self.activation = check_choice("activation", activation, ACTIVATIONS)
         self.inputs = check_int("inputs", inputs, minimum=1)
         top_init_scale = check_float("top_init_scale", top_init_scale, minimum=0.0)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be None or a torch.Generator, got {type(generator).__name__}")
+        weights = (self.inputs + 1) * modulus * hidden  # W is K × (inputs·M), V is M × K
+        check_memory(f"modulus={modulus}, hidden={hidden} and inputs={inputs} ({weights} weights)",
+                     2 * weights * torch.get_default_dtype().itemsize)  # the weights and one temporary copy
         generator = generator if generator is not None else torch.Generator().manual_seed(0)
         self.W = nn.Parameter(_default_linear_init(hidden, self.inputs * modulus, generator))
         self.V = nn.Parameter(_default_linear_init(modulus, hidden, generator) * top_init_scale)

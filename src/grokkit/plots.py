@@ -8,6 +8,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from ._validate import check_frame, check_int
+
 PALETTE = sns.color_palette("colorblind")
 """Seaborn's colour-blind-safe palette, used for every categorical colour in the book."""
 
@@ -24,9 +26,14 @@ def plot_accuracy_curves(histories: pd.DataFrame, *, hue: str, hue_label: str, t
     ``histories`` is a tidy frame (one row per run and recorded step) with columns ``step``,
     ``train_acc``, ``test_acc``, ``seed`` and ``hue``.
     """
-    missing = {"step", "train_acc", "test_acc", "seed", hue} - set(histories.columns)
-    if missing:
-        raise ValueError(f"histories lacks the columns {sorted(missing)}")
+    for name, value in (("hue", hue), ("hue_label", hue_label)):
+        if not isinstance(value, str) or not value:
+            raise TypeError(f"{name} must be a non-empty str, got {type(value).__name__} {value!r}")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be None or a str, got {type(title).__name__}")
+    check_frame("histories", histories, ["step", "train_acc", "test_acc", "seed", hue], what="one row per run and recorded step")
+    if histories[hue].nunique() > len(PALETTE):
+        raise ValueError(f"hue {hue!r} has {histories[hue].nunique()} values; the palette distinguishes at most {len(PALETTE)}")
     long = histories.melt(
         id_vars=["step", "seed", hue], value_vars=["train_acc", "test_acc"], var_name="split", value_name="accuracy"
     )
@@ -52,6 +59,17 @@ STAGE_NAMES = ("I: lazy", "II: independent", "III: interactive")
 
 def shade_stages(axes: Sequence[plt.Axes], boundaries: tuple[int, int], last_step: int) -> None:
     """Shade the three Li₂ stages, [0, b₁), [b₁, b₂) and [b₂, last step], on every axis and name them on the first."""
+    if hasattr(axes, "flat"):  # a numpy array of axes, as plt.subplots returns
+        axes = list(axes.flat)
+    if not isinstance(axes, Sequence) or not axes or not all(isinstance(ax, plt.Axes) for ax in axes):
+        raise TypeError(f"axes must be a non-empty sequence of matplotlib Axes, got {type(axes).__name__}")
+    if not isinstance(boundaries, (tuple, list)) or len(boundaries) != 2:
+        raise TypeError(f"boundaries must be a pair (b₁, b₂) of steps, got {boundaries!r}")
+    last_step = check_int("last_step", last_step, minimum=0)
+    b1, b2 = (check_int("boundaries", int(b) if hasattr(b, "__index__") else b, minimum=0) for b in boundaries)
+    if not b1 <= b2 <= last_step:
+        raise ValueError(f"boundaries must satisfy 0 <= b₁ <= b₂ <= last_step={last_step}, got {tuple(boundaries)}")
+    boundaries = (b1, b2)
     edges = (0, *boundaries, last_step)
     for ax in axes:
         for i in range(3):

@@ -13,7 +13,7 @@ import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._validate import check_float
+from ._validate import check_float, check_folder, check_name
 
 
 def _glue(name: str, value: object) -> None:
@@ -29,21 +29,29 @@ def _glue(name: str, value: object) -> None:
 def whole(x: object) -> float | int:
     """An int for the prose, or NaN when the quantity was never reached (``None`` or NaN): a NaN key
     result then fails the reference check instead of the notebook stopping halfway."""
-    return math.nan if x is None or (isinstance(x, float) and math.isnan(x)) else int(x)
+    if x is None:
+        return math.nan
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"x must be a number or None, got {type(x).__name__} {x!r}")
+    if math.isnan(x):
+        return math.nan
+    if math.isinf(x):
+        raise ValueError(f"x must be finite (or NaN / None for never reached), got {x}")
+    return int(x)
 
 
 class KeyResults:
     """Collects a notebook's quoted numbers and writes them to ``<directory>/<name>.results.json``."""
 
     def __init__(self, name: str, directory: str | Path = ".") -> None:
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"name must be a non-empty string, got {name!r}")
-        self.name = name
-        self.path = Path(directory) / f"{name}.results.json"
+        self.name = check_name("name", name)
+        self.path = check_folder("directory", directory) / f"{name}.results.json"
         self.values: dict[str, float | int] = {}
 
     def glue(self, key: str, value: float | int) -> None:
         """Record ``value`` under ``key`` and glue it for the prose (returns nothing, so a cell shows nothing)."""
+        if not isinstance(key, str) or not key.strip():
+            raise ValueError(f"key must be a non-empty string, got {key!r}")
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"key result {key!r} must be an int or float, got {type(value).__name__}")
         value = int(value) if isinstance(value, numbers.Integral) else float(value)  # plain Python, not numpy
@@ -52,6 +60,9 @@ class KeyResults:
 
     def save(self) -> Path:
         """Write the recorded values (atomically: a temporary file renamed into place)."""
+        check_folder("directory", self.path.parent)
+        if self.path.is_dir():
+            raise ValueError(f"name must not name an existing folder, but {str(self.path)!r} is one")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.values, indent=2, sort_keys=True) + "\n")
@@ -78,9 +89,18 @@ def compare(values: dict[str, float], reference: dict[str, dict[str, float]]) ->
     A value passes when ``|new − v| ≤ max(a, r·|v|)``. Keys in ``values`` without a reference entry are
     reported too, so a new quoted number cannot go unchecked.
     """
+    if not isinstance(values, dict):
+        raise TypeError(f"values must be a dict of key → number, got {type(values).__name__}")
+    if not isinstance(reference, dict):
+        raise TypeError(f"reference must be a dict of key → {{'value': v, 'abs': a, 'rel': r}}, got {type(reference).__name__}")
+    for key, new in values.items():
+        if new is not None and (isinstance(new, bool) or not isinstance(new, numbers.Real)):
+            raise TypeError(f"values[{key!r}] must be a number or None, got {type(new).__name__} {new!r}")
     drifts = []
     for key, entry in sorted(reference.items()):
-        ref = entry["value"]
+        if not isinstance(entry, dict) or "value" not in entry:
+            raise ValueError(f"reference[{key!r}] must be a dict with a 'value' (and optional 'abs', 'rel'), got {entry!r}")
+        ref = check_float(f"reference[{key!r}]['value']", entry["value"])
         absolute = check_float(f"{key}.abs", entry.get("abs", 0.0), minimum=0)
         relative = check_float(f"{key}.rel", entry.get("rel", 0.0), minimum=0)
         tolerance = f"±max({absolute:g}, {relative:g}·|reference|)"

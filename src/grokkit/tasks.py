@@ -11,10 +11,14 @@ from dataclasses import dataclass
 
 import torch
 
-from ._validate import check_choice, check_float, check_int, check_pairs
+from ._validate import check_choice, check_float, check_int, check_labels, check_memory, check_pairs
 
 OPERATIONS = ("add", "sub", "mul", "div")
 """Binary operations mod M. ``div`` is a·b⁻¹ and is defined only for b coprime to M."""
+
+BYTES_PER_PAIR = 96
+"""Peak memory of a split per pair of the table: the pairs, their labels, the permutation and the
+train/test copies, as int64 (a generous estimate, used to refuse a modulus too big for memory)."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,17 @@ class Split:
     train_labels: torch.Tensor
     test_pairs: torch.Tensor
     test_labels: torch.Tensor
+
+    def __post_init__(self) -> None:
+        check_int("modulus", self.modulus, minimum=2)
+        width = self.train_pairs.shape[1] if isinstance(self.train_pairs, torch.Tensor) and self.train_pairs.dim() == 2 else 2
+        if width not in (2, 3):
+            raise ValueError(f"train_pairs must have 2 columns (a, b) or 3 (a, b, hint), got {width}")
+        for part in ("train", "test"):
+            pairs = check_pairs(f"{part}_pairs", getattr(self, f"{part}_pairs"), self.modulus, width)
+            if pairs.shape[0] == 0:
+                raise ValueError(f"{part}_pairs must hold at least one pair, so that {part} accuracy is defined")
+            check_labels(f"{part}_labels", getattr(self, f"{part}_labels"), self.modulus, pairs.shape[0])
 
     @property
     def n_train(self) -> int:
@@ -46,6 +61,8 @@ class ModularTask:
     def __post_init__(self) -> None:
         check_int("modulus", self.modulus, minimum=2)
         check_choice("operation", self.operation, OPERATIONS)
+        m = self.modulus
+        check_memory(f"modulus={m} (a table of {m}² = {m * m} pairs)", BYTES_PER_PAIR * m * m)
 
     def pairs(self) -> torch.Tensor:
         """All valid pairs as an ``(N, 2)`` int64 tensor, in row-major order of (a, b)."""
@@ -53,14 +70,21 @@ class ModularTask:
         a = torch.arange(m).repeat_interleave(m)
         b = torch.arange(m).repeat(m)
         if self.operation == "div":
-            keep = torch.tensor([math.gcd(int(x), m) == 1 for x in range(m)])[b]
+            keep = self._invertible()[b]
             a, b = a[keep], b[keep]
         return torch.stack([a, b], dim=1)
+
+    def _invertible(self) -> torch.Tensor:
+        """Whether each x in Z_M has an inverse mod M (is coprime to M), shape ``(M,)``."""
+        return torch.tensor([math.gcd(x, self.modulus) == 1 for x in range(self.modulus)])
 
     def labels(self, pairs: torch.Tensor | None = None) -> torch.Tensor:
         """The label ``a ∘ b mod M`` of each pair (all pairs if none are given)."""
         pairs = self.pairs() if pairs is None else check_pairs("pairs", pairs, self.modulus)
         a, b, m = pairs[:, 0], pairs[:, 1], self.modulus
+        if self.operation == "div" and pairs.numel() and not bool(self._invertible()[b].all()):
+            bad = int(b[~self._invertible()[b]][0])
+            raise ValueError(f"pairs must have b coprime to modulus={m} for operation 'div' (b has no inverse otherwise), got b={bad}")
         if self.operation == "add":
             return (a + b) % m
         if self.operation == "sub":
@@ -72,8 +96,10 @@ class ModularTask:
 
     @property
     def size(self) -> int:
-        """Number of valid pairs N (M² except for division)."""
-        return int(self.pairs().shape[0])
+        """Number of valid pairs N (M² except for division, where b must be coprime to M)."""
+        if self.operation == "div":
+            return self.modulus * int(self._invertible().sum())
+        return self.modulus * self.modulus
 
     def split(
         self,

@@ -13,11 +13,14 @@ the centred one-hot targets, F̃ = F with each column's mean over the pairs remo
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
+
+import numpy as np
 import pandas as pd
 import torch
 
-from ._validate import check_choice, check_float, check_int
+from ._validate import check_choice, check_float, check_float_tensor, check_frame, check_int, check_memory, check_sequence
 from .losses import LOSSES, centred_targets
 from .metrics import distinct_frequencies, frequency_concentration, weight_distance
 from .models import TwoLayerNet
@@ -32,6 +35,8 @@ def _check_model_split(model: TwoLayerNet, split: Split) -> None:
         raise TypeError(f"split must be a Split, got {type(split).__name__}")
     if model.modulus != split.modulus:
         raise ValueError(f"model is for modulus {model.modulus} but split for modulus {split.modulus}")
+    if model.inputs != split.train_pairs.shape[1]:
+        raise ValueError(f"model takes {model.inputs} inputs per pair but split has {split.train_pairs.shape[1]} (a hint is a third input)")
 
 
 @torch.no_grad()
@@ -58,7 +63,13 @@ def li2_direction(model: TwoLayerNet, split: Split) -> torch.Tensor:
 
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Cosine similarity of two tensors of the same shape, read as flat vectors."""
+    """Cosine similarity of two tensors of the same shape, read as flat vectors.
+
+    A zero tensor (for example the gradient of a loss that is already zero) points nowhere; its cosine
+    with anything is 0 by convention.
+    """
+    for name, t in (("a", a), ("b", b)):
+        check_float_tensor(name, t)
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     return float((a * b).sum() / (a.norm() * b.norm()).clamp_min(1e-30))
@@ -72,15 +83,19 @@ def _energy_terms(w: torch.Tensor, split: Split) -> tuple[torch.Tensor, torch.Te
     return pre, (pre * pre) @ targets, targets
 
 
-def _check_weights(w: object, split: Split) -> torch.Tensor:
+def _check_weights(w: object, split: Split, name: str = "w") -> torch.Tensor:
     if not isinstance(split, Split):
         raise TypeError(f"split must be a Split, got {type(split).__name__}")
     if split.train_pairs.shape[1] != 2:
         raise ValueError("the energy E is defined for inputs (a, b); this split carries a hint as a third input")
     if not isinstance(w, torch.Tensor) or not w.dtype.is_floating_point:
-        raise TypeError(f"w must be a float tensor of shape (S, {2 * split.modulus}), got {type(w).__name__}")
+        raise TypeError(f"{name} must be a float tensor of shape (S, {2 * split.modulus}), got {type(w).__name__}")
     if w.dim() != 2 or w.shape[1] != 2 * split.modulus:
-        raise ValueError(f"w must have shape (S, {2 * split.modulus}) (one row per node: weights on a, then on b), got {tuple(w.shape)}")
+        raise ValueError(f"{name} must have shape (S, {2 * split.modulus}) (one row per node: weights on a, then on b), got {tuple(w.shape)}")
+    check_float_tensor(name, w, dim=2)
+    zero = (w.norm(dim=1) == 0).nonzero().flatten()
+    if zero.numel():
+        raise ValueError(f"{name} has all-zero row(s) {zero[:5].tolist()}, which have no direction on the unit sphere; every row must be non-zero")
     return w
 
 
@@ -100,7 +115,7 @@ def ascend_energy(starts: torch.Tensor, split: Split, *, steps: int = 400, step_
     geometrically from ``step_size`` to 1 % of it, then returns to the sphere. Rows are independent,
     as the nodes are in stage II.
     """
-    w = _check_weights(starts, split)
+    w = _check_weights(starts, split, "starts")
     check_int("steps", steps, minimum=1)
     step_size = check_float("step_size", step_size, minimum=0, maximum=1, open_min=True)
     m = split.modulus
@@ -121,13 +136,27 @@ def fourier_feature(modulus: int, frequency: int, *, phases: tuple[float, float]
     """The unit-norm node weights [cos(2πka/M + φ₁), cos(2πkb/M + φ₂)] of a Fourier feature, shape (2M,)."""
     check_int("modulus", modulus, minimum=3)
     check_int("frequency", frequency, minimum=1, maximum=modulus // 2)
+    if not isinstance(phases, (tuple, list)) or len(phases) != 2:
+        raise TypeError(f"phases must be a tuple of two numbers (φ₁, φ₂), got {phases!r}")
+    phases = tuple(check_float("phases", p) for p in phases)
+    check_memory(f"modulus={modulus}", 16 * modulus * torch.get_default_dtype().itemsize)
     x = torch.arange(modulus, dtype=torch.get_default_dtype()) * (2 * math.pi * frequency / modulus)
     w = torch.cat([torch.cos(x + phases[0]), torch.cos(x + phases[1])])
     return w / w.norm()
 
 
 def predicted_critical_n(modulus: int | float | torch.Tensor, constant: float) -> float | torch.Tensor:
-    """The Li₂ scaling law n_c = c · M ln M."""
+    """The Li₂ scaling law n_c = c · M ln M, for a modulus M >= 2 (or a tensor of them) and a constant c > 0."""
+    constant = check_float("constant", constant, minimum=0, open_min=True)
+    if isinstance(modulus, torch.Tensor):
+        if not modulus.dtype.is_floating_point:
+            modulus = modulus.to(torch.get_default_dtype())
+        if modulus.numel() == 0 or not bool(torch.isfinite(modulus).all()) or bool((modulus < 2).any()):
+            raise ValueError("modulus must hold finite values >= 2 (and at least one)")
+    else:
+        if isinstance(modulus, numbers.Real) and not isinstance(modulus, (bool, np.bool_)):
+            modulus = float(modulus)  # a numpy scalar, as read from a DataFrame
+        check_float("modulus", modulus, minimum=2)
     return constant * modulus * (torch.log(modulus) if isinstance(modulus, torch.Tensor) else math.log(modulus))
 
 
@@ -139,7 +168,10 @@ def pairs_for(modulus: int, multiple: float) -> int:
     """
     check_int("modulus", modulus, minimum=2)
     check_float("multiple", multiple, minimum=0, open_min=True)
-    return min(round(multiple * modulus * math.log(modulus)), modulus * modulus - 1)
+    n = min(round(multiple * modulus * math.log(modulus)), modulus * modulus - 1)
+    if n < 1:
+        raise ValueError(f"multiple={multiple} gives {n} training pairs for modulus={modulus}; it must give at least 1")
+    return n
 
 
 def trajectory(result: TrainResult, loss: str | None = None) -> pd.DataFrame:
@@ -150,7 +182,9 @@ def trajectory(result: TrainResult, loss: str | None = None) -> pd.DataFrame:
     norm; ``concentration_median`` and ``fourier_nodes`` (share of nodes with concentration ≥ 0.5);
     ``frequencies``, the number of distinct frequencies learned (see :mod:`grokkit.metrics`).
     """
-    if not isinstance(result, TrainResult) or not result.snapshots:
+    if not isinstance(result, TrainResult):
+        raise TypeError(f"result must be a TrainResult, got {type(result).__name__}")
+    if not result.snapshots:
         raise ValueError("result must be a TrainResult trained with snapshot_every set, so it has snapshots")
     loss = result.config.loss if loss is None else check_choice("loss", loss, LOSSES)
     start = result.snapshots[min(result.snapshots)]
@@ -177,6 +211,9 @@ def stage_boundaries(path: pd.DataFrame, alignment: float = 0.8) -> tuple[int, i
     ends when, after its peak, the cosine falls below ``alignment`` again: the nodes now interact.
     """
     alignment = check_float("alignment", alignment, minimum=0, maximum=1, open_min=True, open_max=True)
+    check_frame("path", path, ["step", "alignment"], what="a table from trajectory")
+    if path[["step", "alignment"]].isna().any().any():
+        raise ValueError("path must not have missing (NaN) values in 'step' or 'alignment'")
     aligned = path.loc[path["alignment"] >= alignment, "step"]
     if aligned.empty:
         raise ValueError(f"G_F never reaches alignment {alignment} in this run (maximum {path['alignment'].max():.2f})")
@@ -204,8 +241,18 @@ def census_of_maxima(
     random starts that end at Fourier maxima, whether Fourier starts stay Fourier, and the median
     energy of each kind of maximum (missing when none was found).
     """
+    check_int("modulus", modulus, minimum=3)
     check_int("starts", starts, minimum=1)
+    check_int("steps", steps, minimum=1)
     check_float("fourier_threshold", fourier_threshold, minimum=0, maximum=1, open_min=True)
+    train_pairs = check_sequence("train_pairs", train_pairs, what="training set sizes")
+    for n in train_pairs:
+        check_int("train_pairs entry", n, minimum=1, maximum=modulus * modulus - 1)
+    rows_per_ascent = starts + modulus // 2
+    check_memory(
+        f"starts={starts} and modulus={modulus} with train_pairs up to {max(train_pairs)}",
+        torch.get_default_dtype().itemsize * rows_per_ascent * (8 * 2 * modulus + 4 * max(train_pairs) + 2 * modulus),
+    )
     task = ModularTask(modulus)
     generator = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
     rows = []

@@ -18,12 +18,12 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ._validate import check_choice, check_float, check_int
-from .device import cpu_threads_for, pick_device
+from ._validate import INT64_MAX, check_bool, check_callable, check_choice, check_float, check_int, check_memory
+from .device import CpuThreads, pick_device
 from .ensemble import Ensemble, MemberSettings, StackedPairs, accuracy, stack_splits
 from .losses import LOSSES
 from .models import ACTIVATIONS, TwoLayerNet
-from .tasks import OPERATIONS, ModularTask, Split
+from .tasks import BYTES_PER_PAIR, OPERATIONS, ModularTask, Split
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "muon")
 """``adam``: L2 weight decay added to the gradient (coupled, as in the Li₂ experiments);
@@ -72,7 +72,12 @@ class TrainConfig:
         if self.n_train is not None:
             check_int("n_train", self.n_train, minimum=1, maximum=task.size - 1)
         else:
-            check_float("train_fraction", self.train_fraction, minimum=0, maximum=1, open_min=True, open_max=True)
+            fraction = check_float("train_fraction", self.train_fraction, minimum=0, maximum=1, open_min=True, open_max=True)
+            if not 1 <= round(fraction * task.size) < task.size:
+                raise ValueError(
+                    f"train_fraction={fraction} gives {round(fraction * task.size)} of {task.size} pairs; "
+                    f"it must leave at least one training and one test pair"
+                )
         check_int("hidden", self.hidden, minimum=1)
         check_choice("activation", self.activation, ACTIVATIONS)
         check_float("top_init_scale", self.top_init_scale, minimum=0)
@@ -86,9 +91,9 @@ class TrainConfig:
         check_int("eval_every", self.eval_every, minimum=1)
         if self.stop_at_test_acc is not None:
             check_float("stop_at_test_acc", self.stop_at_test_acc, minimum=0, maximum=1, open_min=True)
-        check_int("seed", self.seed, minimum=0)
         if self.hint is not None:
             check_float("hint", self.hint, minimum=0, maximum=1)
+        check_int("seed", self.seed, minimum=0, maximum=INT64_MAX if self.hint is None else INT64_MAX - HINT_STREAM)
 
     @property
     def inputs(self) -> int:
@@ -120,6 +125,12 @@ HINT_STREAM = 104_729
 
 def with_hint(split: Split, probability: float, seed: int) -> Split:
     """``split`` with a third column h: the label with ``probability`` on training pairs, else uniform."""
+    if not isinstance(split, Split):
+        raise TypeError(f"split must be a Split, got {type(split).__name__}")
+    if split.train_pairs.shape[1] != 2:
+        raise ValueError(f"split must have pairs (a, b) without a hint yet, got {split.train_pairs.shape[1]} columns")
+    probability = check_float("probability", probability, minimum=0, maximum=1)
+    seed = check_int("seed", seed, minimum=0, maximum=INT64_MAX - HINT_STREAM)
     generator = torch.Generator().manual_seed(seed + HINT_STREAM)
     m = split.modulus
     uniform_train = torch.randint(0, m, (split.n_train,), generator=generator)
@@ -143,10 +154,15 @@ class TrainResult:
     history: pd.DataFrame
     snapshots: dict[int, TwoLayerNet] = dataclasses.field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        for name, kind in (("config", TrainConfig), ("model", TwoLayerNet), ("split", Split), ("history", pd.DataFrame), ("snapshots", dict)):
+            if not isinstance(getattr(self, name), kind):
+                raise TypeError(f"{name} must be a {kind.__name__}, got {type(getattr(self, name)).__name__}")
+
 
 def progress_enabled(progress: bool | None) -> bool:
     """``None`` means: show a bar unless running in CI or GROKKIT_PROGRESS=0 (as the book build sets)."""
-    if progress is not None:
+    if check_bool("progress", progress, optional=True) is not None:
         return bool(progress)
     return not os.environ.get("CI") and os.environ.get("GROKKIT_PROGRESS", "1") != "0"
 
@@ -192,9 +208,16 @@ def train_many(
     alone, up to float rounding. ``on_finish(i, result)`` is called as soon as member ``i`` is done,
     so a caller can save it before the rest end. ``snapshot_every`` and ``init`` are as in :func:`train`.
     """
-    configs = list(configs)
+    if isinstance(configs, TrainConfig):
+        raise TypeError("configs must be a non-empty sequence of TrainConfig, got one TrainConfig; use train(config) or [config]")
+    try:
+        configs = list(configs)
+    except TypeError:
+        raise TypeError(f"configs must be a non-empty sequence of TrainConfig, got {type(configs).__name__}") from None
     if not configs or not all(isinstance(c, TrainConfig) for c in configs):
         raise TypeError("configs must be a non-empty sequence of TrainConfig")
+    check_bool("progress", progress, optional=True)
+    check_callable("on_finish", on_finish, optional=True, what="a function of (index, result)")
     shared = {ensemble_key(c) for c in configs}
     if len(shared) > 1:
         raise ValueError(
@@ -205,6 +228,7 @@ def train_many(
         if snapshot_every % configs[0].eval_every:
             raise ValueError(f"snapshot_every must be a multiple of eval_every={configs[0].eval_every}, got {snapshot_every}")
     where = pick_device(device)
+    _check_memory_for(configs, where, snapshot_every)
     splits = [c.split() for c in configs]
     models = _initial_models(configs, init)
     settings = MemberSettings(
@@ -215,12 +239,36 @@ def train_many(
     )
     ensemble = Ensemble(models, settings, where, OPTIMIZER_FAMILY[configs[0].optimizer])
     train_batch, test_batch = stack_splits(splits, configs[0].hidden, where)
-    with cpu_threads_for(train_batch.pre.numel(), where):
-        return _run(configs, splits, ensemble, train_batch, test_batch, progress, on_finish, snapshot_every)
+    with CpuThreads(train_batch.features.numel(), where) as threads:
+        return _run(configs, splits, ensemble, train_batch, test_batch, progress, on_finish, snapshot_every, threads)
+
+
+def _check_memory_for(configs: Sequence[TrainConfig], device: torch.device | None = None, snapshot_every: int | None = None) -> None:
+    """Raise a ValueError, before anything is allocated, if training ``configs`` together would not fit in memory.
+
+    The estimate counts, per member, the weights with their copies, gradients and optimiser moments,
+    the three ``(S, n, K)`` work tensors of the train and the test batch, the ``(S, n, M)`` outputs
+    and their gradients, the index tensors and the kept snapshots.
+    """
+    first = configs[0]
+    m, k, tokens, s = first.modulus, first.hidden, first.inputs, len(configs)
+    size = ModularTask(m, first.operation).size
+    n_train = [c.n_train if c.n_train is not None else round(c.train_fraction * size) for c in configs]
+    pairs = max(n_train) + size - min(n_train)  # padded train batch + padded test batch
+    weights = (tokens + 1) * m * k
+    floats = s * (8 * weights + 3 * pairs * k + 4 * pairs * m)
+    snapshots = 0 if snapshot_every is None else s * (max(c.steps for c in configs) // snapshot_every + 1) * weights
+    total = torch.get_default_dtype().itemsize * (floats + snapshots) + 8 * (tokens + 4) * s * pairs + BYTES_PER_PAIR * size
+    what = f"training {s} network(s) at once with modulus={m} and hidden={k}"
+    if snapshots:
+        what += f", keeping a snapshot every snapshot_every={snapshot_every} of steps={max(c.steps for c in configs)}"
+    check_memory(what, total, device)
 
 
 def ensemble_key(config: TrainConfig) -> tuple[object, ...]:
     """What configs trained in one ensemble must share."""
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     return (config.modulus, config.hidden, config.activation, config.inputs, config.eval_every, OPTIMIZER_FAMILY[config.optimizer])
 
 
@@ -258,6 +306,7 @@ def _run(
     progress: bool | None,
     on_finish: Callable[[int, TrainResult], None] | None,
     snapshot_every: int | None,
+    threads: CpuThreads,
 ) -> list[TrainResult]:
     """The training loop of :func:`train_many`: step all active members, record, retire finished ones."""
     where = ensemble.V.device
@@ -310,6 +359,7 @@ def _run(
             test_batch.keep(keep)
             grads = [g[keep] for g in grads]
         ensemble.step(grads)
+        threads.recheck()
         bar.update(1)
     bar.close()
     return [finished[i] for i in range(len(configs))]

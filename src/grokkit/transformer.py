@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from ._validate import check_float, check_int, check_pairs
+from ._validate import check_bool, check_float, check_int, check_memory, check_pairs
 from .device import pick_device
 from .tasks import ModularTask, Split
 from .train import progress_enabled
@@ -35,6 +35,8 @@ class OneLayerTransformer(nn.Module):
         d_mlp = check_int("d_mlp", d_mlp, minimum=1)
         if d_model % heads:
             raise ValueError(f"d_model must be a multiple of heads, got d_model={d_model}, heads={heads}")
+        check_memory(f"modulus={modulus}, d_model={d_model} and d_mlp={d_mlp} ({_parameter_count(modulus, d_model, d_mlp)} parameters)",
+                     2 * _parameter_count(modulus, d_model, d_mlp) * torch.get_default_dtype().itemsize)
         generator = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
 
         def normal(*shape: int, fan_in: int) -> nn.Parameter:
@@ -88,6 +90,11 @@ class OneLayerTransformer(nn.Module):
         return stream[:, -1] @ self.unembed
 
 
+def _parameter_count(modulus: int, d_model: int, d_mlp: int) -> int:
+    """Number of weights of a :class:`OneLayerTransformer`: embeddings, attention, MLP and unembedding."""
+    return (modulus + 4) * d_model + 4 * d_model * d_model + 2 * d_model * d_mlp + d_mlp + d_model + d_model * modulus
+
+
 @dataclass(frozen=True)
 class TransformerConfig:
     """A run of the Nanda et al. set-up; defaults are theirs (113, 30 %, AdamW lr 1e-3, decay 1, β₂ 0.98)."""
@@ -108,12 +115,16 @@ class TransformerConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        ModularTask(self.modulus, self.operation)
-        check_float("train_fraction", self.train_fraction, minimum=0, maximum=1, open_min=True, open_max=True)
-        if self.d_model % max(1, self.heads):
-            raise ValueError(f"d_model must be a multiple of heads, got d_model={self.d_model}, heads={self.heads}")
+        size = ModularTask(self.modulus, self.operation).size
+        fraction = check_float("train_fraction", self.train_fraction, minimum=0, maximum=1, open_min=True, open_max=True)
+        if not 1 <= round(fraction * size) < size:
+            raise ValueError(
+                f"train_fraction={fraction} gives {round(fraction * size)} of {size} pairs; it must leave at least one training and one test pair"
+            )
         for name in ("d_model", "heads", "d_mlp", "steps", "eval_every"):
             check_int(name, getattr(self, name), minimum=1)
+        if self.d_model % self.heads:
+            raise ValueError(f"d_model must be a multiple of heads, got d_model={self.d_model}, heads={self.heads}")
         check_int("warmup", self.warmup, minimum=0)
         check_float("lr", self.lr, minimum=0, open_min=True)
         check_float("weight_decay", self.weight_decay, minimum=0)
@@ -152,7 +163,18 @@ def train_transformer(
         raise TypeError(f"config must be a TransformerConfig, got {type(config).__name__}")
     if snapshot_every is not None and check_int("snapshot_every", snapshot_every, minimum=1) % config.eval_every:
         raise ValueError(f"snapshot_every must be a multiple of eval_every={config.eval_every}, got {snapshot_every}")
+    check_bool("progress", progress, optional=True)
     where = pick_device(device)
+    m, d, d_mlp = config.modulus, config.d_model, config.d_mlp
+    size = ModularTask(m, config.operation).size
+    weights = _parameter_count(m, d, d_mlp)
+    snapshots = 0 if snapshot_every is None else (config.steps // snapshot_every + 1) * weights
+    activations = size * (10 * d + 3 * d_mlp + 3 * m)  # keys, values, streams, MLP and logits of train and test pairs
+    check_memory(
+        f"a transformer with modulus={m}, d_model={d} and d_mlp={d_mlp}" + (f", snapshot_every={snapshot_every}" if snapshots else ""),
+        torch.get_default_dtype().itemsize * (6 * weights + snapshots + activations) + 96 * size,
+        where,
+    )
     split = config.split()
     model = OneLayerTransformer(config.modulus, config.d_model, config.heads, config.d_mlp, seed=config.seed).to(where)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=config.betas)
