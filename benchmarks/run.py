@@ -4,27 +4,37 @@
 
 a. time to 99 % test accuracy on the classic run (mod 71, K=2048, n=2016, x², MSE, Adam lr 1e-3,
    weight decay 2e-4): grokkit versus a plain PyTorch loop written the obvious way;
-b. sweep throughput, 64 runs (K=512, mixed sizes and seeds, mod 71): batched sweep versus the same
+b. sweep throughput, 64 runs (K=128, mod 53, four sizes, 16 seeds): batched sweep versus the same
    runs one after another with grokkit.train;
 c. achieved floating-point throughput of the classic run versus this machine's own measured
    matrix-multiply throughput;
 d. one full-batch AdamW step of the one-layer transformer (mod 113, 30 %, d_model 128): grokkit's
    forward pass, which computes only what the prediction at '=' needs, versus the textbook pass over
-   all three positions.
+   all three positions;
+e. fairness on a busy machine: throughput with one competing CPU-bound process (``sh -c 'while :; do
+   :; done'``) over throughput on the quiet machine, for a small (K=128) and a large (K=2048) shape,
+   one run and a sweep each; beside it, the same with torch's default thread count, which is what
+   grokkit did before it chose threads from the free cores;
+f. a long-budget sweep like the converged measurements (K=128, M from 23 to 127, budgets up to 4000
+   steps, evaluation every 10 steps): runs per hour and achieved GFLOP/s against the matmul peak.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
+import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import nn
 
 import grokkit
+import grokkit.device
 from grokkit import TrainConfig, grid, sweep, train
 from grokkit.transformer import OneLayerTransformer, TransformerConfig
 
@@ -85,9 +95,10 @@ def matmul_gflops(size: int = 2048, repeats: int = 10, trials: int = 5) -> float
     return 2 * size**3 * repeats / best / 1e9
 
 
-def classic_flops(config: TrainConfig, steps: int) -> float:
+def run_flops(config: TrainConfig, steps: int) -> float:
     """Matrix-multiply FLOPs of a run: forward + two backward products per step, test forward per evaluation."""
-    n, k, m = config.n_train, config.hidden, config.modulus
+    k, m = config.hidden, config.modulus
+    n = config.split().n_train
     n_test = m * m - n
     evaluations = steps // config.eval_every + 1
     return 6 * n * k * m * steps + 2 * n_test * k * m * evaluations
@@ -111,8 +122,65 @@ def transformer_step_seconds(all_positions: bool, steps: int = 20) -> float:
 
 
 def sweep_configs() -> list[TrainConfig]:
-    base = TrainConfig(modulus=71, hidden=512, weight_decay=2e-4, steps=100, eval_every=10)
-    return grid(base, n_train=[1000, 1500, 2000, 2500], seed=range(16))
+    base = TrainConfig(modulus=53, hidden=128, weight_decay=5e-4, steps=100, eval_every=10)
+    return grid(base, n_train=[700, 1000, 1300, 1600], seed=range(16))
+
+
+def seconds(work: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
+def with_competitor(work: Callable[[], object]) -> float:
+    """Wall time of ``work`` while one other process keeps a core busy."""
+    competitor = subprocess.Popen(["sh", "-c", "while :; do :; done"])
+    try:
+        time.sleep(0.5)
+        return seconds(work)
+    finally:
+        competitor.kill()
+        competitor.wait()
+
+
+FAIRNESS_WORK = {
+    "K=128, one run (mod 53, n=1100, 300 steps)": lambda: train(
+        TrainConfig(modulus=53, n_train=1100, hidden=128, weight_decay=5e-4, steps=300), progress=False),
+    "K=128, sweep of 32 (mod 53, n 800 and 1100, 16 seeds, 300 steps)": lambda: sweep(
+        grid(TrainConfig(modulus=53, hidden=128, weight_decay=5e-4, steps=300), n_train=[800, 1100], seed=range(16)), progress=False),
+    "K=2048, one run (classic, 150 steps)": lambda: train(CLASSIC.replace(steps=150, stop_at_test_acc=None), progress=False),
+    "K=2048, sweep of 4 (classic, 4 seeds, 50 steps)": lambda: sweep(
+        grid(CLASSIC.replace(steps=50, stop_at_test_acc=None), seed=range(4)), progress=False),
+}
+
+
+def fairness() -> list[tuple[str, float, float, float, float]]:
+    """(work, quiet s, busy s, quiet s and busy s with torch's default thread count) for each shape."""
+    fair = grokkit.device.fair_threads
+    rows = []
+    for name, work in FAIRNESS_WORK.items():
+        quiet, busy = seconds(work), with_competitor(work)
+        grokkit.device.fair_threads = lambda limit: limit  # every thread torch has, however busy the cores
+        try:
+            quiet_all, busy_all = seconds(work), with_competitor(work)
+        finally:
+            grokkit.device.fair_threads = fair
+        rows.append((name, quiet, busy, quiet_all, busy_all))
+    return rows
+
+
+LONG_BUDGETS = {23: 4000, 53: 4000, 127: 1000}
+"""Steps per modulus in (f): the budgets the converged measurements need, cut at M=127 to keep this run short."""
+
+
+def long_budget_configs() -> list[TrainConfig]:
+    """Eight runs per modulus (four at M=127) at n = 2.5 and 3.5 M ln M, no early stop."""
+    configs = []
+    for m, steps in LONG_BUDGETS.items():
+        base = TrainConfig(modulus=m, hidden=128, weight_decay=5e-4, steps=steps, eval_every=10, n_train=1)
+        seeds = range(2 if m == 127 else 4)
+        configs += grid(base, n_train=[round(2.5 * m * math.log(m)), round(3.5 * m * math.log(m))], seed=seeds)
+    return configs
 
 
 def main() -> None:
@@ -124,20 +192,20 @@ def main() -> None:
     peak = matmul_gflops()
     plain_s, plain_steps = plain_pytorch_time_to_99(CLASSIC)
     ours_s, ours_steps = grokkit_time_to_99(CLASSIC)
-    achieved = classic_flops(CLASSIC, ours_steps) / ours_s / 1e9
+    achieved = run_flops(CLASSIC, ours_steps) / ours_s / 1e9
 
     configs = sweep_configs()
-    start = time.perf_counter()
-    sweep(configs, progress=False)
-    batched_s = time.perf_counter() - start
-    start = time.perf_counter()
-    for config in configs:
-        train(config, progress=False)
-    sequential_s = time.perf_counter() - start
+    batched_s = seconds(lambda: sweep(configs, progress=False))
+    sequential_s = seconds(lambda: [train(config, progress=False) for config in configs])
 
     textbook_s, shortcut_s = transformer_step_seconds(True), transformer_step_seconds(False)
+    fair = fairness()
 
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, {torch.get_num_threads()} intra-op threads"
+    long = long_budget_configs()
+    long_s = seconds(lambda: sweep(long, progress=False))
+    long_gflops = sum(run_flops(c, c.steps) for c in long) / long_s / 1e9
+
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, {torch.get_num_threads()} intra-op threads by default"
     lines = [
         "# Benchmark results",
         "",
@@ -147,9 +215,16 @@ def main() -> None:
         "| measurement | baseline | grokkit | ratio |",
         "| --- | --- | --- | --- |",
         f"| a. classic run, wall time to 99 % test accuracy | plain PyTorch {plain_s:.2f} s ({plain_steps} steps) | {ours_s:.2f} s ({ours_steps} steps) | {plain_s / ours_s:.2f}x faster |",
-        f"| b. sweep of {len(configs)} runs (K=512, n in 1000-2500, 16 seeds, 100 steps) | one after another {sequential_s:.1f} s | batched {batched_s:.1f} s | {sequential_s / batched_s:.2f}x faster |",
+        f"| b. sweep of {len(configs)} runs (K=128, mod 53, n in 700-1600, 16 seeds, 100 steps) | one after another {sequential_s:.1f} s | batched {batched_s:.1f} s | {sequential_s / batched_s:.2f}x faster |",
         f"| c. classic run, achieved matmul throughput | machine's 2048² fp32 matmul {peak:.1f} GFLOP/s | {achieved:.1f} GFLOP/s | {achieved / peak:.0%} of it |",
         f"| d. transformer training step (mod 113, 30 %, d_model 128) | all three positions {1000 * textbook_s:.0f} ms | only what '=' needs {1000 * shortcut_s:.0f} ms | {textbook_s / shortcut_s:.2f}x faster |",
+        f"| f. long-budget sweep, {len(long)} runs (K=128; M 23, 53, 127 with {', '.join(map(str, LONG_BUDGETS.values()))} steps; n 2.5 and 3.5 M ln M; no early stop) | matmul peak {peak:.1f} GFLOP/s | {long_s:.0f} s, {3600 * len(long) / long_s:.0f} runs per hour, {long_gflops:.1f} GFLOP/s | {long_gflops / peak:.0%} of peak |",
+        "",
+        "e. Throughput with one competing CPU-bound process, as a fraction of the quiet throughput (quiet s / busy s):",
+        "",
+        "| work | quiet | one competitor | busy / quiet throughput | torch's default threads: quiet | one competitor | busy / quiet |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        *(f"| {name} | {q:.2f} s | {b:.2f} s | {q / b:.2f} | {qa:.2f} s | {ba:.2f} s | {qa / ba:.2f} |" for name, q, b, qa, ba in fair),
         "",
     ]
     args.output.write_text("\n".join(lines))
