@@ -1,9 +1,11 @@
 """Shared test set-up: single-threaded torch (tiny models, fast and reproducible) and the build tools."""
 
+import os
 import sys
 from pathlib import Path
 
 import torch
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -15,3 +17,11 @@ def smoke_parameters() -> dict[str, dict[str, object]]:
     import yaml
 
     return yaml.safe_load((ROOT / "notebooks" / "smoke.yml").read_text())
+
+
+# Sixty examples per property, no deadline (the first call of a torch op is slow). CI draws the same examples on
+# every run, so a failure there is one anyone can rerun; `HYPOTHESIS_PROFILE=deep` searches wider with fresh ones.
+settings.register_profile("default", max_examples=60, deadline=None)
+settings.register_profile("ci", settings.get_profile("default"), derandomize=True)
+settings.register_profile("deep", settings.get_profile("default"), max_examples=1000)
+settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "default"))

@@ -77,3 +77,16 @@ def test_large_work_follows_the_load_while_it_runs(monkeypatch):
         assert seen == [2, 1, 2]
     finally:
         torch.set_num_threads(before)
+
+
+@linux_only
+def test_load_readings_span_at_least_the_window_and_a_stale_one_is_renewed(monkeypatch):
+    load = CpuLoad(usable_cpus())
+    time.sleep(device.LOAD_WINDOW)
+    first = load.busy_elsewhere()
+    start = load.last
+    assert load.busy_elsewhere() == first and load.last == start  # too soon: tick noise, not a reading
+    monkeypatch.setattr(device, "RECHECK_SECONDS", 0.0)  # every earlier reading is now stale
+    time.sleep(0.01)
+    load.busy_elsewhere()
+    assert load.last[0] - start[0] >= device.LOAD_WINDOW  # watched afresh for a whole window

@@ -42,6 +42,8 @@ SPARE_CORE = 0.3
 """A core counts as free when other processes leave at least 0.7 of it idle (see :func:`fair_threads`)."""
 RECHECK_SECONDS = 1.0
 """How often a long run looks again at how busy the machine is."""
+LOAD_WINDOW = 0.1
+"""Shortest time a load reading spans: /proc/stat counts in 10 ms ticks, so shorter windows are noise."""
 
 
 def usable_cpus() -> list[int]:
@@ -76,6 +78,7 @@ class CpuLoad:
     def __init__(self, cpus: Sequence[int]) -> None:
         self.cpus = {f"cpu{c}" for c in cpus}
         self.last = self._read()
+        self.value = 0.0
 
     def _read(self) -> tuple[float, float, float] | None:
         """(wall seconds, busy seconds of ``cpus``, this process's CPU seconds), or None without /proc."""
@@ -92,15 +95,26 @@ class CpuLoad:
         return time.monotonic(), busy / TICKS_PER_SECOND, time.process_time()
 
     def busy_elsewhere(self) -> float:
-        """CPUs' worth of work done by other processes since the previous call (or construction)."""
+        """CPUs' worth of work done by other processes since the previous reading (or construction).
+
+        A call less than :data:`LOAD_WINDOW` after the previous reading returns that reading again; one
+        more than ``2 * RECHECK_SECONDS`` after it (a new run, not a recheck) watches afresh for
+        :data:`LOAD_WINDOW`, since an old window says little about now.
+        """
         now = self._read()
         if now is None or self.last is None:
             return 0.0
-        (wall0, busy0, own0), self.last = self.last, now
+        if now[0] - self.last[0] > 2 * RECHECK_SECONDS:
+            self.last = now
+            time.sleep(LOAD_WINDOW)
+            now = self._read()
+        wall0, busy0, own0 = self.last
         elapsed = now[0] - wall0
-        if elapsed <= 0:
-            return 0.0
-        return max(0.0, (now[1] - busy0 - (now[2] - own0)) / elapsed)
+        if elapsed < LOAD_WINDOW:
+            return self.value
+        self.last = now
+        self.value = max(0.0, (now[1] - busy0 - (now[2] - own0)) / elapsed)
+        return self.value
 
 
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -112,14 +126,14 @@ def fair_threads(limit: int) -> int:
 
     Threads of one op meet at barriers; when a competitor holds one of their cores, the others spin
     until the scheduler gives it back, and two threads run several times slower than one. So count
-    only the cores that are actually free. The first call watches the machine for 50 ms; later calls
-    use the load since the call before.
+    only the cores that are actually free. The first call watches the machine for
+    :data:`LOAD_WINDOW`; later calls use the load since the reading before.
     """
     global _LOAD
     cpus = usable_cpus()
     if _LOAD is None or _LOAD.cpus != {f"cpu{c}" for c in cpus}:
         _LOAD = CpuLoad(cpus)
-        time.sleep(0.05)
+        time.sleep(LOAD_WINDOW)
     free = len(cpus) - _LOAD.busy_elsewhere()
     return max(1, min(limit, len(cpus), math.floor(free + SPARE_CORE)))
 

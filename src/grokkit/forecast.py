@@ -28,10 +28,13 @@ from ._validate import check_choice, check_frame, check_int, check_memory, check
 
 def _numbers(name: str, values: object, *, ndim: int) -> np.ndarray:
     """``values`` as a float array with ``ndim`` dimensions; a TypeError naming ``name`` if they are not numbers."""
-    try:
-        array = np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must hold numbers, got {type(values).__name__}") from None
+    array = np.asarray(values)
+    if array.dtype == object:  # numbers mixed with other things: each must be a real number itself
+        if not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in array.flat):
+            raise TypeError(f"{name} must hold numbers, got a {type(values).__name__} holding other objects")
+    elif array.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold numbers, got {array.dtype} values")
+    array = array.astype(float)
     if array.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimension(s), got shape {array.shape}")
     return array
