@@ -25,6 +25,7 @@ import argparse
 import math
 import os
 import platform
+import statistics
 import subprocess
 import time
 from collections.abc import Callable
@@ -132,6 +133,12 @@ def seconds(work: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def quiet(work: Callable[[], object], repeats: int = 3) -> float:
+    """Median wall time of ``work`` on a quiet machine, after a pause that lets any earlier load pass."""
+    time.sleep(2 * grokkit.device.RECHECK_SECONDS)
+    return statistics.median(seconds(work) for _ in range(repeats))
+
+
 def with_competitor(work: Callable[[], object]) -> float:
     """Wall time of ``work`` while one other process keeps a core busy."""
     competitor = subprocess.Popen(["sh", "-c", "while :; do :; done"])
@@ -159,13 +166,13 @@ def fairness() -> list[tuple[str, float, float, float, float]]:
     fair = grokkit.device.fair_threads
     rows = []
     for name, work in FAIRNESS_WORK.items():
-        quiet, busy = seconds(work), with_competitor(work)
+        quiet_s, busy = quiet(work), with_competitor(work)
         grokkit.device.fair_threads = lambda limit: limit  # every thread torch has, however busy the cores
         try:
-            quiet_all, busy_all = seconds(work), with_competitor(work)
+            quiet_all, busy_all = quiet(work), with_competitor(work)
         finally:
             grokkit.device.fair_threads = fair
-        rows.append((name, quiet, busy, quiet_all, busy_all))
+        rows.append((name, quiet_s, busy, quiet_all, busy_all))
     return rows
 
 
@@ -220,7 +227,7 @@ def main() -> None:
         f"| d. transformer training step (mod 113, 30 %, d_model 128) | all three positions {1000 * textbook_s:.0f} ms | only what '=' needs {1000 * shortcut_s:.0f} ms | {textbook_s / shortcut_s:.2f}x faster |",
         f"| f. long-budget sweep, {len(long)} runs (K=128; M 23, 53, 127 with {', '.join(map(str, LONG_BUDGETS.values()))} steps; n 2.5 and 3.5 M ln M; no early stop) | matmul peak {peak:.1f} GFLOP/s | {long_s:.0f} s, {3600 * len(long) / long_s:.0f} runs per hour, {long_gflops:.1f} GFLOP/s | {long_gflops / peak:.0%} of peak |",
         "",
-        "e. Throughput with one competing CPU-bound process, as a fraction of the quiet throughput (quiet s / busy s):",
+        "e. Throughput with one competing CPU-bound process, as a fraction of the quiet throughput (quiet s / busy s; quiet is the median of three runs):",
         "",
         "| work | quiet | one competitor | busy / quiet throughput | torch's default threads: quiet | one competitor | busy / quiet |",
         "| --- | --- | --- | --- | --- | --- | --- |",

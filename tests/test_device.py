@@ -80,13 +80,26 @@ def test_large_work_follows_the_load_while_it_runs(monkeypatch):
 
 
 @linux_only
-def test_load_readings_span_at_least_the_window_and_a_stale_one_is_renewed(monkeypatch):
+def test_load_readings_span_at_least_the_window_and_a_stale_one_starts_a_fresh_window(monkeypatch):
     load = CpuLoad(usable_cpus())
     time.sleep(device.LOAD_WINDOW)
     first = load.busy_elsewhere()
     start = load.last
     assert load.busy_elsewhere() == first and load.last == start  # too soon: tick noise, not a reading
-    monkeypatch.setattr(device, "RECHECK_SECONDS", 0.0)  # every earlier reading is now stale
-    time.sleep(0.01)
+    assert not load.stale
+    monkeypatch.setattr(device, "RECHECK_SECONDS", device.LOAD_WINDOW / 4)  # the reading is now more than 2 rechecks old
+    time.sleep(device.LOAD_WINDOW)
     load.busy_elsewhere()
-    assert load.last[0] - start[0] >= device.LOAD_WINDOW  # watched afresh for a whole window
+    assert load.stale and load.last[0] - start[0] >= device.LOAD_WINDOW  # the old window, read without waiting
+    assert load.last[0] >= time.monotonic() - device.LOAD_WINDOW  # and a fresh one starts now
+
+
+@linux_only
+def test_a_run_that_starts_on_a_stale_reading_looks_again_one_window_later(monkeypatch):
+    device.fair_threads(2)  # the process-wide reading exists
+    monkeypatch.setattr(device._LOAD, "stale", True)
+    monkeypatch.setattr(device, "fair_threads", lambda limit: limit)
+    threads = CpuThreads(work=device.SMALL_WORK, device=torch.device("cpu"))
+    before = time.monotonic()
+    threads.recheck()
+    assert threads.next_check - before <= device.LOAD_WINDOW + 0.05

@@ -79,6 +79,7 @@ class CpuLoad:
         self.cpus = {f"cpu{c}" for c in cpus}
         self.last = self._read()
         self.value = 0.0
+        self.stale = False  # whether the latest reading averaged over an old, long window
 
     def _read(self) -> tuple[float, float, float] | None:
         """(wall seconds, busy seconds of ``cpus``, this process's CPU seconds), or None without /proc."""
@@ -97,23 +98,22 @@ class CpuLoad:
     def busy_elsewhere(self) -> float:
         """CPUs' worth of work done by other processes since the previous reading (or construction).
 
-        A call less than :data:`LOAD_WINDOW` after the previous reading returns that reading again; one
-        more than ``2 * RECHECK_SECONDS`` after it (a new run, not a recheck) watches afresh for
-        :data:`LOAD_WINDOW`, since an old window says little about now.
+        A call less than :data:`LOAD_WINDOW` after the previous reading returns that reading again. One
+        more than ``2 * RECHECK_SECONDS`` after it (a new run, not a recheck) gets the average over that
+        long window and starts a fresh one, so the run's first recheck, :data:`LOAD_WINDOW` later, sees
+        the load of now without making the run wait.
         """
         now = self._read()
         if now is None or self.last is None:
             return 0.0
-        if now[0] - self.last[0] > 2 * RECHECK_SECONDS:
-            self.last = now
-            time.sleep(LOAD_WINDOW)
-            now = self._read()
+        stale = now[0] - self.last[0] > 2 * RECHECK_SECONDS
         wall0, busy0, own0 = self.last
         elapsed = now[0] - wall0
         if elapsed < LOAD_WINDOW:
             return self.value
         self.last = now
         self.value = max(0.0, (now[1] - busy0 - (now[2] - own0)) / elapsed)
+        self.stale = stale
         return self.value
 
 
@@ -167,4 +167,5 @@ class CpuThreads:
         wanted = 1 if self.small else fair_threads(self.before)
         if wanted != torch.get_num_threads():
             torch.set_num_threads(wanted)
-        self.next_check = time.monotonic() + RECHECK_SECONDS
+        soon = not self.small and _LOAD is not None and _LOAD.stale  # look again once a fresh window has passed
+        self.next_check = time.monotonic() + (LOAD_WINDOW if soon else RECHECK_SECONDS)
