@@ -109,6 +109,8 @@ def test_each_law_wins_on_data_it_generated():
     assert square.loc["c · M ln M", "loo_error"] > square.loc["f · M²", "loo_error"] + 0.05
     with pytest.raises(ValueError, match="critical_n"):
         fit_laws(m, -m)
+    with pytest.raises(TypeError, match="moduli"):
+        fit_laws(["a", "b", "c"], [1, 2, 3])
     with pytest.raises(ValueError, match="same length"):
         fit_laws(m, m[:-1])
     with pytest.raises(ValueError, match="at least 3"):

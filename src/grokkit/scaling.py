@@ -138,7 +138,10 @@ def converged_budget(critical: pd.DataFrame, tolerance: float = 0.25) -> pd.Data
 
 
 def _positive(name: str, values: object) -> np.ndarray:
-    array = np.asarray(values, dtype=float)
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a 1-D sequence of numbers, got {values!r}") from None
     if array.ndim != 1 or not np.isfinite(array).all() or (array <= 0).any():
         raise ValueError(f"{name} must be a 1-D sequence of finite positive numbers, got {values!r}")
     return array
