@@ -7,7 +7,17 @@ import pandas as pd
 import pytest
 
 import grokkit
-from grokkit.scaling import bootstrap_c, converged_budget, critical_by_budget, fit_divergence, fit_laws, mlnm, search_boundary
+from grokkit.scaling import (
+    bootstrap_c,
+    converged_budget,
+    critical_by_budget,
+    fit_divergence,
+    fit_laws,
+    keeping_thresholds,
+    mlnm,
+    search_boundary,
+    ungrok,
+)
 
 # A small network that groks M = 11 and 13 within a few hundred steps when it has enough pairs.
 BASE = grokkit.TrainConfig(modulus=11, n_train=1, hidden=64, weight_decay=1e-3, lr=1e-2, eval_every=10)
@@ -142,3 +152,43 @@ def test_the_divergence_fit_recovers_where_the_time_blows_up():
         fit_divergence(n[:4], t[:4])
     with pytest.raises(ValueError, match="steps"):
         fit_divergence(n, -t)
+
+
+@pytest.fixture(scope="module")
+def ungrokked():
+    # M = 11: a network grokked on 100 of the 121 pairs, then continued on subsets of its training pairs.
+    return ungrok(BASE.replace(steps=600), [0, 1], 100, [10, 30, 60, 90], 300)
+
+
+def test_ungrok_continues_each_seed_on_nested_subsets_of_its_training_pairs(ungrokked):
+    assert set(ungrokked["seed"]) == {0, 1} and set(ungrokked["n_train"]) == {10, 30, 60, 90}
+    assert ungrokked.groupby(["seed", "n_train"])["step"].max().eq(300).all(), "continued runs have no early stop"
+    first = ungrokked[ungrokked["step"] == ungrokked["step"].min()]
+    assert (first.loc[first["n_train"] == 90, "test_acc"] > 0.9).all(), "the grokked start generalises on the pairs outside a large subset"
+    tiny = ungrokked[(ungrokked["n_train"] == 10) & (ungrokked["step"] == 300)]
+    assert (tiny["test_acc"] < 0.5).all(), "on 10 of 121 pairs the solution is lost"
+
+
+def test_keeping_thresholds_bracket_the_smallest_subset_from_which_every_larger_one_keeps():
+    curves = pd.DataFrame({"modulus": 11, "seed": 0, "n_train": [10, 30, 60, 90] * 2, "step": [100] * 4 + [300] * 4,
+                           "test_acc": [0.2, 0.95, 0.5, 0.99, 0.0, 0.0, 0.92, 1.0]})
+    found = keeping_thresholds(curves, [100, 300]).set_index("budget")
+    assert (found.loc[100, "fails_n"], found.loc[100, "keeps_n"]) == (60, 90), "30 keeps but 60 does not, so 30 is no threshold"
+    assert found.loc[300, "threshold_n"] == 45 and found.loc[300, "multiple"] == pytest.approx(45 / mlnm(11))
+    assert math.isnan(keeping_thresholds(curves.assign(test_acc=0.1), [300])["threshold_n"].iloc[0])
+    assert keeping_thresholds(curves, [300], level=0.95).loc[0, "keeps_n"] == 90
+
+
+def test_ungrok_and_keeping_thresholds_refuse_bad_arguments(ungrokked):
+    with pytest.raises(ValueError, match="subset_ns"):
+        ungrok(BASE, [0], 50, [60], 10)
+    with pytest.raises(ValueError, match="start_n"):
+        ungrok(BASE, [0], 121, [60], 10)
+    with pytest.raises(RuntimeError, match="99.5 %"):
+        ungrok(BASE.replace(steps=5), [0], 100, [60], 10)
+    with pytest.raises(ValueError, match="curves"):
+        keeping_thresholds(ungrokked.drop(columns="test_acc"), [100])
+    with pytest.raises(ValueError, match="one modulus"):
+        keeping_thresholds(pd.concat([ungrokked, ungrokked.assign(modulus=13)]), [100])
+    with pytest.raises(ValueError, match="level"):
+        keeping_thresholds(ungrokked, [100], level=1.5)

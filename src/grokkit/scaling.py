@@ -1,5 +1,6 @@
 """The data law of the Li₂ paper, measured: training pairs in units of M ln M, the critical n found by a
-search in n for every seed and step budget, the fits of n_c(M) and how far the time to generalise diverges.
+search in n for every seed and step budget, the fits of n_c(M), how far the time to generalise diverges, and
+how much data keeps a solution once found (ungrokking).
 
 A run *generalises* when its test accuracy reaches 99 % within its step budget (it stops there). A seed's
 training pairs are nested (a larger n adds pairs to a smaller one) and its initial weights do not depend on
@@ -20,7 +21,7 @@ from scipy.optimize import least_squares
 
 from ._validate import check_float, check_frame, check_int, check_sequence
 from .sweep import sweep
-from .train import TrainConfig
+from .train import TrainConfig, train_many
 
 
 def mlnm(modulus: int) -> float:
@@ -233,3 +234,64 @@ def fit_divergence(n: Sequence[float], steps: Sequence[float]) -> dict[str, floa
     t0, log_a, n_c, gamma = fit.x
     return {"t0": float(t0), "a": float(math.exp(log_a)), "n_c": float(n_c), "gamma": float(gamma),
             "rms_log_error": float(np.sqrt(np.mean(fit.fun**2)))}
+
+
+def ungrok(
+    base: TrainConfig,
+    seeds: Sequence[int],
+    start_n: int,
+    subset_ns: Sequence[int],
+    steps: int,
+    *,
+    progress: bool | None = None,
+) -> pd.DataFrame:
+    """Ungrokking (Varma et al. 2023): per seed, train on ``start_n`` pairs until test accuracy reaches
+    99.5 % (within ``base.steps``), then continue that network, with fresh optimiser state and no early stop,
+    for ``steps`` steps on each subset of ``subset_ns`` pairs of its own training pairs (a seed's splits are
+    nested). Returns the long table of the continued runs: ``modulus``, ``seed``, ``n_train``, ``multiple`` (of M ln M),
+    ``step`` and ``test_acc``, the accuracy on every pair outside the subset.
+    """
+    if not isinstance(base, TrainConfig):
+        raise TypeError(f"base must be a TrainConfig, got {type(base).__name__}")
+    seeds = [check_int("seeds", s, minimum=0) for s in check_sequence("seeds", seeds, what="seeds")]
+    start_n = check_int("start_n", start_n, minimum=2, maximum=base.modulus**2 - 1)
+    subset_ns = sorted({check_int("subset_ns", n, minimum=1, maximum=start_n - 1)
+                        for n in check_sequence("subset_ns", subset_ns, what="subset sizes below start_n")})
+    steps = check_int("steps", steps, minimum=1)
+    start = base.replace(n_train=start_n, train_fraction=None, stop_at_test_acc=0.995)
+    grokked = train_many([start.replace(seed=s) for s in seeds], progress=progress)
+    missed = [s for s, r in zip(seeds, grokked) if r.history["test_acc"].iloc[-1] < 0.995]
+    if missed:
+        raise RuntimeError(f"the starting networks of seeds {missed} did not reach 99.5 % test accuracy on {start_n} pairs "
+                           f"within {base.steps} steps; give more pairs or a larger base.steps")
+    subsets = [base.replace(n_train=n, train_fraction=None, seed=s, steps=steps, stop_at_test_acc=None) for s in seeds for n in subset_ns]
+    continued = train_many(subsets, init=[r.model for r in grokked for _ in subset_ns], progress=progress)
+    unit = mlnm(base.modulus)
+    return pd.concat([r.history[["step", "test_acc"]].assign(modulus=c.modulus, seed=c.seed, n_train=c.n_train,
+                                                                multiple=c.n_train / unit)
+                      for c, r in zip(subsets, continued)], ignore_index=True)[["modulus", "seed", "n_train", "multiple", "step", "test_acc"]]
+
+
+def keeping_thresholds(curves: pd.DataFrame, budgets: Sequence[int], *, level: float = 0.9) -> pd.DataFrame:
+    """Per seed and post-training budget B, the fewest pairs that keep a grokked solution: a subset *keeps* it
+    when test accuracy at step B (the last record at or before B) is at least ``level``. ``keeps_n`` is the
+    smallest subset from which every larger one keeps, ``fails_n`` the next smaller one (0 if none), and
+    ``threshold_n`` their midpoint (missing where no subset keeps). ``multiple`` is in units of M ln M."""
+    check_frame("curves", curves, ["modulus", "seed", "n_train", "step", "test_acc"], what="the table of ungrok")
+    if curves["modulus"].nunique() != 1:
+        raise ValueError(f"curves must hold one modulus, got {sorted(curves['modulus'].unique())}")
+    budgets = sorted({check_int("budgets", b, minimum=1) for b in check_sequence("budgets", budgets, what="step budgets")})
+    level = check_float("level", level, minimum=0, maximum=1, open_min=True)
+    unit = mlnm(int(curves["modulus"].iloc[0]))
+    rows = []
+    for seed, mine in curves.groupby("seed"):
+        for b in budgets:
+            at = mine[mine["step"] <= b].sort_values("step").groupby("n_train")["test_acc"].last().sort_index()
+            kept = (at >= level)[::-1].cummin()[::-1]  # this subset and every larger one keep
+            keeps = int(at.index[kept.to_numpy()].min()) if kept.any() else None
+            below = at.index[at.index < keeps] if keeps is not None else at.index
+            fails = int(below.max()) if len(below) else 0
+            threshold = math.nan if keeps is None else (fails + keeps) / 2
+            rows.append({"seed": int(seed), "budget": b, "fails_n": fails, "keeps_n": math.nan if keeps is None else keeps,
+                         "threshold_n": threshold, "multiple": threshold / unit})
+    return pd.DataFrame(rows)
