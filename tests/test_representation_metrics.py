@@ -1,5 +1,6 @@
 """Measures of a representation: effective rank, CKA and consistency under the task's symmetries."""
 
+import pandas as pd
 import pytest
 import torch
 
@@ -59,3 +60,26 @@ def test_circularity():
 def test_bad_input_gets_a_clear_message(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()
+
+
+def test_shares_give_a_wilson_interval_per_group():
+    from grokkit.metrics import shares
+
+    table = pd.DataFrame({"lr": [1e-3] * 10 + [1e-2] * 10, "ok": [True] * 5 + [False] * 5 + [True] * 10})
+    found = shares(table, "lr", "ok").set_index("lr")
+    assert list(found["runs"]) == [10, 10] and list(found["successes"]) == [5, 10]
+    assert found.loc[1e-3, "share"] == 0.5 and found.loc[1e-3, "low"] == pytest.approx(0.2366, abs=1e-3)
+    assert found.loc[1e-3, "high"] == pytest.approx(0.7634, abs=1e-3)
+    assert found.loc[1e-2, "high"] == 1.0 and found.loc[1e-2, "low"] == pytest.approx(0.7225, abs=1e-3)
+    assert shares(table, "lr", "ok", level=0.5).loc[0, "high"] < found.loc[1e-3, "high"], "a lower level gives a narrower interval"
+
+
+def test_shares_refuse_a_column_that_is_not_true_or_false():
+    from grokkit.metrics import shares
+
+    with pytest.raises(ValueError, match="True and False"):
+        shares(pd.DataFrame({"lr": [1, 2], "ok": [0.3, 0.9]}), "lr", "ok")
+    with pytest.raises(ValueError, match="lacks the columns"):
+        shares(pd.DataFrame({"lr": [1]}), "lr", "ok")
+    with pytest.raises(ValueError, match="level"):
+        shares(pd.DataFrame({"lr": [1], "ok": [True]}), "lr", "ok", level=1.0)

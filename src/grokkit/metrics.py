@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import torch
+from scipy.stats import binomtest
 
 from ._validate import (
     INT64_MAX,
@@ -152,6 +153,24 @@ def critical_n(results: pd.DataFrame, *, majority: float = 0.5) -> pd.DataFrame:
     for modulus, by_n in share.groupby(level="modulus"):
         passing = (by_n.droplevel("modulus") > majority)[::-1].cummin()[::-1]  # n and all larger n pass
         rows.append({"modulus": modulus, "critical_n": int(passing.idxmax()) if passing.any() else None})
+    return pd.DataFrame(rows)
+
+
+def shares(table: pd.DataFrame, by: str | list[str], outcome: str, *, level: float = 0.95) -> pd.DataFrame:
+    """Per group of ``by``, the share of runs whose true/false column ``outcome`` is true, with a Wilson
+    score interval at ``level``: a share of seeds is a binomial proportion, and a few seeds leave it wide.
+    Columns: ``by``, ``runs``, ``successes``, ``share``, ``low``, ``high``."""
+    keys = [by] if isinstance(by, str) else list(by)
+    check_frame("table", table, [*keys, outcome])
+    if not table[outcome].isin([True, False]).all():
+        raise ValueError(f"table[{outcome!r}] must hold only True and False, got {sorted(map(str, table[outcome].unique()))[:5]}")
+    level = check_float("level", level, minimum=0, maximum=1, open_min=True, open_max=True)
+    rows = []
+    for group, runs in table.groupby(keys):
+        k, n = int(runs[outcome].sum()), len(runs)
+        interval = binomtest(k, n).proportion_ci(confidence_level=level, method="wilson")
+        rows.append({**dict(zip(keys, group)), "runs": n, "successes": k, "share": k / n,
+                     "low": float(interval.low), "high": float(interval.high)})
     return pd.DataFrame(rows)
 
 
