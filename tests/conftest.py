@@ -1,9 +1,11 @@
-"""Shared test set-up: single-threaded torch (tiny models, fast and reproducible) and the build tools."""
+"""Shared test set-up: single-threaded torch (tiny models, fast and reproducible), the build tools and the bad-input check."""
 
 import os
+import re
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from hypothesis import settings
 
@@ -17,6 +19,13 @@ def smoke_parameters() -> dict[str, dict[str, object]]:
     import yaml
 
     return yaml.safe_load((ROOT / "notebooks" / "smoke.yml").read_text())
+
+
+def refused(call, name):
+    """``call()`` must raise ValueError/TypeError whose message names ``name`` (shared by the bad-input tests)."""
+    with pytest.raises((ValueError, TypeError)) as info:
+        call()
+    assert re.search(rf"(?<!\w){re.escape(name)}(?!\w)", str(info.value)), f"message does not name {name!r}: {info.value}"
 
 
 # Sixty examples per property, no deadline (the first call of a torch op is slow). CI draws the same examples on

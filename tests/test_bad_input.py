@@ -2,7 +2,6 @@
 TypeError that names the argument, never with an error from deep inside torch, numpy or pandas."""
 
 import math
-import re
 
 import pandas as pd
 import pytest
@@ -10,6 +9,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conftest import refused
 from grokkit import ACTIVATIONS, LOSSES, OPERATIONS, OPTIMIZERS, KeyResults, ModularTask, TrainConfig, TwoLayerNet, first_step_reaching, grid, histories, pick_device, sweep
 
 
@@ -23,13 +23,6 @@ bad_floats = st.one_of(st.just(math.nan), st.just(math.inf), st.just(-math.inf))
 def outside(allowed):
     """Anything but one of the ``allowed`` names."""
     return st.one_of(not_a_number, st.text(max_size=6)).filter(lambda v: not (isinstance(v, str) and v in allowed))
-
-
-def refused(call, name):
-    """``call()`` must raise ValueError/TypeError whose message names ``name``."""
-    with pytest.raises((ValueError, TypeError)) as info:
-        call()
-    assert re.search(rf"(?<!\w){re.escape(name)}(?!\w)", str(info.value)), f"message does not name {name!r}: {info.value}"
 
 
 INVALID_CONFIG_VALUES = {

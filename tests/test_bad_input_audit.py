@@ -8,7 +8,6 @@ nothing large is allocated."""
 import importlib
 import math
 import os
-import re
 
 import matplotlib
 
@@ -22,6 +21,7 @@ import torch  # noqa: E402
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from conftest import refused  # noqa: E402
 from grokkit import KeyResults, ModularTask, TrainConfig, TwoLayerNet, first_step_reaching, grid, histories, train, train_many  # noqa: E402
 from grokkit import forecast, fourier, losses, metrics, plots, results, theory  # noqa: E402
 from grokkit._validate import INT64_MAX, check_memory, memory_limit  # noqa: E402
@@ -32,13 +32,6 @@ from grokkit.train import TrainResult, ensemble_key, with_hint  # noqa: E402
 from grokkit.transformer import OneLayerTransformer, TransformerConfig, train_transformer  # noqa: E402
 
 train_module = importlib.import_module("grokkit.train")  # the module; grokkit.train is the function
-
-
-def refused(call, name):
-    """``call()`` must raise ValueError/TypeError whose message names ``name``."""
-    with pytest.raises((ValueError, TypeError)) as info:
-        call()
-    assert re.search(rf"(?<!\w){re.escape(name)}(?!\w)", str(info.value)), f"message does not name {name!r}: {info.value}"
 
 
 BASE = TrainConfig(modulus=11, n_train=60, hidden=8, steps=5, eval_every=5)
