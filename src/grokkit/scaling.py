@@ -18,10 +18,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
+from tqdm.auto import tqdm
 
 from ._validate import check_float, check_frame, check_int, check_sequence
 from .sweep import sweep
-from .train import TrainConfig, train_many
+from .train import TrainConfig, progress_enabled, train_many
 
 
 def mlnm(modulus: int) -> float:
@@ -73,12 +74,17 @@ def search_boundary(
     high = check_float("high", high, minimum=low, maximum=1, open_min=True, open_max=True)
     resolution = check_float("resolution", resolution, minimum=0, open_min=True)
     base = base.replace(stop_at_test_acc=0.99, train_fraction=None)
-    frames = []
-    for m in moduli:  # both ends first: the bracket the bisection narrows
-        ends = sorted({max(1, round(low * m * m)), min(round(high * m * m), m * m - 1)})
-        frames.append(sweep([base.replace(modulus=m, n_train=n, seed=s, steps=budgets[-1]) for n in ends for s in seeds],
-                            cache_dir=cache_dir, progress=progress))
-    runs = pd.concat(frames, ignore_index=True)
+    bar = tqdm(desc="search", unit="run", disable=not progress_enabled(progress))  # one bar: the number of rounds is not known ahead
+
+    def train(configs: list[TrainConfig]) -> pd.DataFrame:
+        bar.total = (bar.total or 0) + len(configs)
+        done = sweep(configs, cache_dir=cache_dir, progress=False)
+        bar.update(len(configs))
+        return done
+
+    # both ends first: the bracket the bisection narrows
+    runs = train([base.replace(modulus=m, n_train=n, seed=s, steps=budgets[-1]) for m in moduli
+                  for n in sorted({max(1, round(low * m * m)), min(round(high * m * m), m * m - 1)}) for s in seeds])
     while True:
         queries: dict[tuple[int, int, int], int] = {}
         for m in moduli:
@@ -90,8 +96,9 @@ def search_boundary(
                         queries[key] = max(queries.get(key, 0), b)
         if not queries:
             break
-        configs = [base.replace(modulus=m, seed=s, n_train=n, steps=b) for (m, s, n), b in queries.items()]
-        runs = pd.concat([runs, sweep(configs, cache_dir=cache_dir, progress=progress)], ignore_index=True)
+        runs = pd.concat([runs, train([base.replace(modulus=m, seed=s, n_train=n, steps=b) for (m, s, n), b in queries.items()])],
+                         ignore_index=True)
+    bar.close()
     rows = []
     for m in moduli:
         for s in seeds:
