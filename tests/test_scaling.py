@@ -65,6 +65,13 @@ def test_a_second_search_on_the_same_cache_trains_nothing(searched):
     pd.testing.assert_frame_equal(same, thresholds)
 
 
+def test_the_search_shows_one_progress_bar_for_all_its_rounds(searched, capsys):
+    _, _, cache = searched
+    search_boundary(BASE, [11, 13], [0, 1], [250, 500], low=0.05, high=0.8, resolution=0.5, cache_dir=cache, progress=True)
+    shown = capsys.readouterr().err
+    assert "search" in shown and "sweep" not in shown, shown
+
+
 def test_the_search_refuses_bad_arguments():
     with pytest.raises(TypeError, match="base"):
         search_boundary("config", [11], [0], [10])
