@@ -398,7 +398,7 @@ def test_nan_or_infinite_inputs_are_refused(spot):
     refused(lambda: theory.cosine(spoiled((5, 3)), torch.ones(5, 3)), "a")
     refused(lambda: fourier.fourier_plane(spoiled((7, 3)), 1), "embeddings")
     refused(lambda: fourier.logit_power(spoiled((7, 7, 7))), "logits")
-    refused(lambda: fourier.restricted_logits(spoiled((7, 7, 7)), [1]), "logits")
+    refused(lambda: fourier.variant_restricted_logits(spoiled((7, 7, 7)), [1]), "logits")
 
 
 @given(st.integers(0, 2), st.sampled_from(["train_acc", "test_acc", "train_loss"]))

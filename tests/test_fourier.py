@@ -2,14 +2,16 @@
 
 import math
 
+import pandas as pd
 import pytest
 import torch
 
 from grokkit import ModularTask, TwoLayerNet
 from grokkit.fourier import (
-    description_size, excluded_logits, frequencies_needed, fourier_basis, fourier_network, fourier_plane, keep_frequencies,
-    keep_node_frequencies, key_frequencies, logit_power, logit_table, mask_node_frequencies,
-    node_description_size, projector, restricted_logits, strongest_node_frequencies, table_loss,
+    description_size, first_step_moving, frequencies_needed, fourier_basis, fourier_network, fourier_plane, keep_frequencies,
+    keep_node_frequencies, key_frequencies, logit_power, logit_table, mask_node_frequencies, nanda_excluded_logits,
+    nanda_excluded_loss, nanda_restricted_logits, nanda_restricted_loss, node_description_size, progress_measures, projector,
+    strongest_node_frequencies, table_loss, variant_restricted_logits,
 )
 from grokkit.metrics import circularity
 
@@ -43,14 +45,105 @@ def test_hand_built_logits_are_half_cosine_of_the_answer_distance():
     assert torch.allclose(logits.double(), torch.cos(2 * math.pi * k * distance / m), atol=1e-5)
 
 
-def test_restricted_keeps_the_algorithm_and_excluded_removes_it():
+def test_the_variant_keeps_the_algorithm():
     m = 23
     logits = logit_table(fourier_network(m, [3, 7]), m)
+    assert torch.allclose(variant_restricted_logits(logits, [3, 7]), logits - logits.mean(dim=2, keepdim=True), atol=1e-5)
+    assert accuracy(variant_restricted_logits(logits, [3])) == 1.0
+
+
+def authors_projection(logits: torch.Tensor, frequencies: list[int]) -> torch.Tensor:
+    """The projection as the authors' code writes it: each class's column of the (M², M) logits is
+    projected on the normalised cos and sin (a + b) directions over all pairs, frequency by frequency."""
+    m = logits.shape[0]
+    flat = logits.double().reshape(m * m, m)
+    r = torch.arange(m, dtype=torch.float64)
+    total = torch.zeros_like(flat)
+    for k in frequencies:
+        angle = 2 * math.pi * k * (r.view(-1, 1) + r.view(1, -1)) / m
+        for wave in (torch.cos(angle), torch.sin(angle)):
+            direction = (wave / wave.norm()).reshape(-1, 1)
+            total += direction @ (direction.t() @ flat)
+    return total.reshape(m, m, m)
+
+
+def test_nanda_logits_match_the_authors_projection():
+    m, keys = 13, [2, 5]
+    logits = torch.randn(m, m, m, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    projected = authors_projection(logits, keys)
+    class_means = logits.mean(dim=(0, 1), keepdim=True)  # bias correction: each class's mean over all pairs
+    assert torch.allclose(nanda_restricted_logits(logits, keys), projected + class_means, atol=1e-10)
+    assert torch.allclose(nanda_excluded_logits(logits, keys), logits - projected, atol=1e-10)
+
+
+def test_nanda_projections_are_idempotent_and_complementary():
+    m, keys = 11, [1, 4]
+    logits = torch.randn(m, m, m, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    restricted, excluded = nanda_restricted_logits(logits, keys), nanda_excluded_logits(logits, keys)
+    assert torch.allclose(nanda_restricted_logits(restricted, keys), restricted, atol=1e-10)
+    assert torch.allclose(nanda_excluded_logits(excluded, keys), excluded, atol=1e-10)
+    means = logits.mean(dim=(0, 1), keepdim=True)
+    assert torch.allclose(restricted - means + excluded, logits, atol=1e-10)  # the two parts add up to the logits
+    assert float(((restricted - means) * excluded).sum()) == pytest.approx(0.0, abs=1e-8)  # and are orthogonal
+    # the a + b − c variant lies inside Nanda's restricted space: restricting it again changes nothing but the mean
+    variant = variant_restricted_logits(logits, keys)
+    assert torch.allclose(nanda_restricted_logits(variant, keys), variant + variant.mean(dim=(0, 1), keepdim=True), atol=1e-10)
+
+
+def test_on_a_fourier_network_the_restricted_loss_is_low_and_the_excluded_loss_high():
+    m, keys = 23, [3, 7]
+    logits = logit_table(fourier_network(m, keys), m)
+    train = ModularTask(m).split(n_train=150, seed=0).train_pairs
+    own = table_loss(logits, train)
+    assert nanda_restricted_loss(logits, keys) == pytest.approx(table_loss(logits, ModularTask(m).pairs()), abs=1e-5)
+    assert nanda_excluded_loss(logits, keys, train) == pytest.approx(math.log(m), abs=1e-4)  # nothing left: uniform
+    assert nanda_excluded_loss(logits, keys, train) > own + 0.5
+    assert accuracy(nanda_restricted_logits(logits, keys)) == 1.0
+    assert accuracy(nanda_excluded_logits(logits, keys)) < 0.2
+    # keeping only one of its two frequencies still answers every pair; keeping another frequency does not help
+    assert accuracy(nanda_restricted_logits(logits, [3])) == 1.0
+    assert nanda_restricted_loss(logits, [1]) == pytest.approx(math.log(m), abs=1e-4)
+    assert nanda_excluded_loss(logits, [1], train) == pytest.approx(own, abs=1e-5)
+
+
+def test_on_a_random_network_the_key_frequencies_carry_little():
+    m = 23
+    net = TwoLayerNet(m, 64, generator=torch.Generator().manual_seed(0))
+    logits = logit_table(net, m)
     pairs = ModularTask(m).pairs()
-    assert torch.allclose(restricted_logits(logits, [3, 7]), logits - logits.mean(dim=2, keepdim=True), atol=1e-5)
-    assert accuracy(restricted_logits(logits, [3])) == 1.0
-    assert accuracy(excluded_logits(logits, [3, 7])) < 0.2
-    assert table_loss(excluded_logits(logits, [3, 7]), pairs) > table_loss(logits, pairs)
+    train = ModularTask(m).split(n_train=150, seed=0).train_pairs
+    # removing two frequencies' (a + b) directions, 4 of M² per class, barely changes a spread-out network
+    assert abs(nanda_excluded_loss(logits, [3, 7], train) - table_loss(logits, train)) < 0.02
+    # and what they keep is close to no information: the restricted loss stays near that of uniform guessing
+    assert abs(nanda_restricted_loss(logits, [3, 7]) - math.log(m)) < 0.05
+    assert nanda_restricted_loss(logits, [3, 7], pairs=pairs[:40]) == pytest.approx(
+        table_loss(nanda_restricted_logits(logits, [3, 7]), pairs[:40]))
+
+
+def test_progress_measures_of_snapshots():
+    m, keys = 13, [2]
+    split = ModularTask(m).split(n_train=60, seed=0)
+    random = TwoLayerNet(m, 18, generator=torch.Generator().manual_seed(1))
+    snapshots = {10: fourier_network(m, keys), 0: random}
+    frame = progress_measures(snapshots, m, keys, split.train_pairs, "cross_entropy", test_pairs=split.test_pairs)
+    assert list(frame["step"]) == [0, 10]
+    assert list(frame.columns) == ["step", "restricted loss", "excluded loss", "variant restricted loss",
+                                   "restricted loss on test pairs"]
+    built = logit_table(snapshots[10], m)
+    assert frame["restricted loss"].iloc[1] == pytest.approx(nanda_restricted_loss(built, keys))
+    assert frame["excluded loss"].iloc[1] == pytest.approx(nanda_excluded_loss(built, keys, split.train_pairs))
+    assert frame["restricted loss"].iloc[1] < frame["restricted loss"].iloc[0]  # the algorithm formed
+    assert frame["excluded loss"].iloc[1] > frame["excluded loss"].iloc[0] - 0.1
+    assert "restricted loss on test pairs" not in progress_measures(snapshots, m, keys, split.train_pairs).columns
+
+
+def test_first_step_moving():
+    frame = pd.DataFrame({"step": [0, 10, 20, 30], "loss": [1.0, 0.95, 0.5, 0.0], "acc": [0.0, 0.0, 0.2, 1.0]})
+    assert first_step_moving(frame, "loss", 0.1) == 20  # 0.95 has covered only 5 % of the way down
+    assert first_step_moving(frame, "loss", 0.05) == 10
+    assert first_step_moving(frame, "acc", 0.1) == 20
+    assert first_step_moving(frame.iloc[::-1], "acc", 0.1) == 20  # rows in any order
+    assert first_step_moving(frame, "acc", 1.0) == 30
 
 
 def test_logit_power_finds_the_frequencies_in_use():
@@ -97,6 +190,21 @@ def test_embeddings_of_a_fourier_network_lie_on_a_circle_and_random_ones_do_not(
     (lambda: keep_node_frequencies(TwoLayerNet(11, 4), 6), "per_node must be <= 5"),
     (lambda: mask_node_frequencies(TwoLayerNet(11, 4), torch.ones(3, 1, dtype=torch.long), keep=True), r"\(4, r\)"),
     (lambda: fourier_plane(torch.zeros(11), 1), "2-D float tensor"),
+    (lambda: nanda_restricted_logits(torch.zeros(7, 7, 7), []), "at least one key frequency"),
+    (lambda: nanda_excluded_logits(torch.zeros(7, 7), [1]), r"\(M, M, M\)"),
+    (lambda: nanda_excluded_loss(torch.zeros(7, 7, 7), [1], torch.zeros(0, 2, dtype=torch.long)), "train_pairs"),
+    (lambda: nanda_excluded_loss(torch.zeros(7, 7, 7), [1], torch.full((3, 2), 7)), "train_pairs"),
+    (lambda: nanda_restricted_loss(torch.zeros(7, 7, 7), [4]), "frequencies entry must be <= 3"),
+    (lambda: nanda_restricted_loss(torch.zeros(7, 7, 7), [1], "hinge?"), "loss must be one of"),
+    (lambda: progress_measures({}, 7, [1], torch.zeros(3, 2, dtype=torch.long)), "snapshots"),
+    (lambda: progress_measures([TwoLayerNet(7, 4)], 7, [1], torch.zeros(3, 2, dtype=torch.long)), "snapshots"),
+    (lambda: progress_measures({0: TwoLayerNet(7, 4)}, 8, [1], torch.zeros(3, 2, dtype=torch.long)), "modulus"),
+    (lambda: progress_measures({-1: TwoLayerNet(7, 4)}, 7, [1], torch.zeros(3, 2, dtype=torch.long)), "snapshots step"),
+    (lambda: progress_measures({0: TwoLayerNet(7, 4)}, 7, [1], torch.zeros(3, 2)), "train_pairs"),
+    (lambda: first_step_moving(pd.DataFrame({"step": [0, 1], "x": [1.0, 1.0]}), "x"), "ends where it starts"),
+    (lambda: first_step_moving(pd.DataFrame({"step": [0, 1], "x": [1.0, 0.0]}), "y"), "column must be one of"),
+    (lambda: first_step_moving(pd.DataFrame({"step": [0, 1], "x": [1.0, 0.0]}), "x", 1.5), "fraction"),
+    (lambda: first_step_moving(pd.DataFrame({"step": [0, 1], "x": [1.0, math.nan]}), "x"), "missing"),
 ])
 def test_bad_input_gets_a_clear_message(call, message):
     with pytest.raises((ValueError, TypeError), match=message):

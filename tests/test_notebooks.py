@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import papermill
 import pytest
 import yaml
 from book import BuildError, check_parameters, environment, execute, input_hash, toc_notebooks
@@ -56,6 +57,13 @@ def test_smoke_parameters_exist_and_are_declared(path):
     assert path.stem in SMOKE, f"notebooks/smoke.yml has no entry for {path.stem}"
     check_parameters(path, SMOKE[path.stem])
     assert (ROOT / "notebooks" / "reference" / f"{path.stem}.json").exists()
+
+
+def test_a_constant_quoted_from_another_notebook_matches_its_reference():
+    """03-two-peaks compares the landscape with the trained networks' boundary measured in 03-scaling-law."""
+    quoted = papermill.inspect_notebook(str(ROOT / "notebooks" / "03-two-peaks.ipynb"))["training_c"]["default"]
+    measured = json.loads((ROOT / "notebooks" / "reference" / "03-scaling-law.json").read_text())["c_long"]["value"]
+    assert float(quoted) == measured, f"training_c = {quoted} in 03-two-peaks, but 03-scaling-law measures c_long = {measured}"
 
 
 def test_build_cache_key_follows_python_and_package_versions():

@@ -5,11 +5,12 @@ import pytest
 import torch
 
 from grokkit import ModularTask, TrainConfig, TwoLayerNet, train
-from grokkit.losses import LOSSES
+from grokkit.losses import LOSSES, centred_targets
 from grokkit.metrics import critical_n, distinct_frequencies, dominant_frequency, frequency_concentration, node_spectrum, weight_distance
+from grokkit.tasks import Split
 from grokkit.theory import (
-    ascend_energy, backprop_gradient, census_of_maxima, cosine, energy, fourier_feature, li2_direction,
-    predicted_critical_n, stage_boundaries, trajectory,
+    CROSSINGS, TERMS, ascend_energy, backprop_gradient, census_of_maxima, cosine, energy, focused_pairs, fourier_feature, landscape_crossings,
+    li2_direction, predicted_critical_n, stage_boundaries, trajectory,
 )
 
 
@@ -115,3 +116,156 @@ def test_pairs_for_counts_in_units_of_the_scaling_law():
         pairs_for(71, 0)
     with pytest.raises(TypeError, match="modulus"):
         pairs_for(71.0, 5)
+
+
+def _dense_energy(w: torch.Tensor, split, term: str) -> torch.Tensor:
+    """½‖Ỹᵀσ‖² with the n × M matrix Ỹ written out, for one term of σ(u_a + v_b) = u_a² + v_b² + 2·u_a·v_b."""
+    w = w / w.norm(dim=1, keepdim=True)
+    u, v = w[:, split.train_pairs[:, 0]], w[:, split.train_pairs[:, 1] + split.modulus]
+    activation = {"full": (u + v) ** 2, "cross": 2 * u * v, "squares": u * u + v * v}[term]
+    return 0.5 * (activation @ centred_targets(split.train_labels, split.modulus).to(activation.dtype)).pow(2).sum(dim=1)
+
+
+@pytest.mark.parametrize("term", TERMS)
+def test_energy_and_its_terms_match_the_written_out_formula(term):
+    split = ModularTask(11).split(n_train=50, seed=3)
+    w = torch.randn(5, 22, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    assert torch.allclose(energy(w, split, term), _dense_energy(w, split, term))
+
+
+@pytest.mark.parametrize("term", TERMS)
+def test_ascent_follows_the_tangent_gradient_of_each_term(term):
+    """One small step moves along the part of ∇E tangent to the sphere, as autograd computes it."""
+    split = ModularTask(11).split(n_train=60, seed=1)
+    w = torch.randn(4, 22, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    w = w / w.norm(dim=1, keepdim=True)
+    probe = w.clone().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(_dense_energy(probe, split, term).sum(), probe)
+    tangent = gradient - (gradient * w).sum(dim=1, keepdim=True) * w
+    moved = ascend_energy(w, split, steps=1, step_size=1e-6, term=term) - w
+    assert torch.allclose(moved / moved.norm(dim=1, keepdim=True), tangent / tangent.norm(dim=1, keepdim=True), atol=1e-5)
+
+
+def test_on_the_whole_table_the_squares_carry_no_energy_and_fourier_features_are_cross_term_maxima():
+    """On all M² pairs every class holds each token once, so u_a² + v_b² sums to the same total in every class."""
+    pairs = ModularTask(13).pairs()
+    split = Split(13, pairs, (pairs[:, 0] + pairs[:, 1]) % 13, pairs[:1], (pairs[:1, 0] + pairs[:1, 1]) % 13)
+    w = torch.randn(6, 26, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert energy(w, split, "squares").abs().max() < 1e-12
+    start = fourier_feature(13, 4, phases=(1.0, -0.3)).unsqueeze(0)
+    assert frequency_concentration(ascend_energy(start, split, steps=200, term="cross"))[0] > 0.99
+
+
+def test_crossings_are_bracketed_by_censuses_on_either_side():
+    """Each searched crossing lies between a census below its level and one at or above it, within the tolerance."""
+    crossings, censuses = landscape_crossings(13, seed=0, starts=24, steps=150, low=0.1, high=0.9, tolerance=0.5)
+    assert list(crossings["crossing"]) == list(CROSSINGS)
+    assert censuses["n_train"].is_monotonic_increasing and set(crossings[["low_n", "high_n"]].stack()) & set(censuses["n_train"])
+    found = crossings.dropna(subset=["n"])
+    assert len(found) >= 2
+    assert (found["high_n"] - found["low_n"] <= max(0.5 * 13 * math.log(13), 1)).all()
+    for row in found.itertuples():
+        column, level = CROSSINGS[row.crossing]
+        census = census_of_maxima(13, [row.low_n, row.high_n], starts=24, steps=150, seed=0)
+        assert census[column].iloc[0] < level <= census[column].iloc[1]
+
+
+def test_terms_must_be_named():
+    split = ModularTask(7).split(n_train=20, seed=0)
+    with pytest.raises(ValueError, match="term"):
+        energy(torch.randn(2, 14), split, "square")
+    with pytest.raises(ValueError, match="high"):
+        landscape_crossings(7, low=0.5, high=0.4)
+
+
+def test_adam_reach_is_the_steady_per_entry_step():
+    from grokkit.theory import adam_reach
+
+    start = torch.full((4, 25), 0.5)  # N = 100 entries, norm 5
+    assert adam_reach(start, 1e-3, 10) == pytest.approx(1e-3 * 10 * 10 / 5)
+    with pytest.raises(ValueError, match="all zero"):
+        adam_reach(torch.zeros(3, 3), 1e-3, 10)
+    with pytest.raises(ValueError, match="steps"):
+        adam_reach(start, 1e-3, 0)
+    with pytest.raises(ValueError, match="lr"):
+        adam_reach(start, 0.0, 5)
+
+
+def test_adam_moves_a_layer_about_as_far_as_its_reach():
+    # Adam moves every entry by about lr per step, so a short run's share of the reach is close to 1
+    from grokkit.theory import adam_reach
+
+    weights = torch.nn.Parameter(torch.randn(20, 30) * 0.01)
+    start = weights.detach().clone()
+    optimiser = torch.optim.Adam([weights], lr=1e-3)
+    target = torch.randn(20, 30)
+    for _ in range(10):
+        optimiser.zero_grad()
+        (weights - target).pow(2).sum().backward()
+        optimiser.step()
+    moved = float((weights.detach() - start).norm() / start.norm())
+    assert moved / adam_reach(start, 1e-3, 10) == pytest.approx(1.0, abs=0.05)
+
+
+def test_feature_movement_is_zero_at_the_start_and_sees_rescaling():
+    from grokkit.theory import feature_movement
+
+    split = TrainConfig(modulus=11, n_train=60, hidden=8).split()
+    net = TwoLayerNet(11, 8, generator=torch.Generator().manual_seed(0))
+    same = feature_movement(net, net, split)
+    assert same["feature_change"] == 0 and same["feature_cosine"] == pytest.approx(1.0)
+    scaled = TwoLayerNet(11, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        scaled.W.mul_(2)  # F = (Wx)² grows four times: a change of 3, same direction
+    moved = feature_movement(scaled, net, split)
+    assert moved["feature_change"] == pytest.approx(3.0, rel=1e-5) and moved["feature_cosine"] == pytest.approx(1.0)
+    other = TwoLayerNet(11, 8, generator=torch.Generator().manual_seed(1))
+    assert feature_movement(other, net, split)["feature_cosine"] < 0.9
+    with pytest.raises(ValueError, match="hidden nodes"):
+        feature_movement(TwoLayerNet(11, 4), net, split)
+    with pytest.raises(TypeError, match="model"):
+        feature_movement("net", net, split)
+
+
+def test_trajectory_separates_the_optimizer_from_the_features():
+    result = train(TrainConfig(modulus=13, n_train=100, hidden=32, steps=40, eval_every=10), snapshot_every=20, progress=False)
+    path = trajectory(result)
+    assert path.loc[0, ["adam_share_W", "adam_share_V"]].isna().all()
+    assert path.loc[1:, ["adam_share_W", "adam_share_V"]].gt(0).all().all()
+    assert path.loc[1:, ["adam_share_W", "adam_share_V"]].le(1.2).all().all()  # no entry moves much faster than lr per step
+    assert path.loc[0, "feature_change"] == 0 and path.loc[0, "feature_cosine"] == pytest.approx(1.0)
+    assert path.loc[2, "feature_change"] > 0 and path["feature_cosine"].between(-1, 1 + 1e-6).all()
+    muon = trajectory(train(TrainConfig(modulus=13, n_train=100, hidden=32, steps=20, eval_every=10, optimizer="muon", hidden_lr=0.02),
+                            snapshot_every=10, progress=False))
+    assert muon["adam_share_W"].isna().all() and muon.loc[1:, "adam_share_V"].gt(0).all()
+
+
+def test_stage_band_reads_every_threshold_and_marks_the_missing():
+    from grokkit.theory import stage_band
+
+    path = pd.DataFrame({"step": [0, 10, 20, 30, 40, 50], "alignment": [0.0, 0.65, 0.85, 0.95, 0.7, 0.6]})
+    band = stage_band(path, [0.6, 0.8, 0.99])
+    assert list(band.columns) == ["alignment", "stage_two", "stage_three"]
+    assert band.loc[0, ["stage_two", "stage_three"]].isna().all()  # never falls below 0.6 again after its peak
+    assert tuple(band.loc[1, ["stage_two", "stage_three"]]) == (20, 40)
+    assert band.loc[2, ["stage_two", "stage_three"]].isna().all()  # never reaches 0.99
+    with pytest.raises(ValueError, match="alignments"):
+        stage_band(path, [0.5, 1.5])
+    with pytest.raises(TypeError, match="alignments"):
+        stage_band(path, 0.8)
+    with pytest.raises(ValueError, match="path"):
+        stage_band(path.drop(columns="alignment"), [0.8])
+
+
+def test_a_node_on_one_training_pair_is_focused_memorization():
+    split = ModularTask(11).split(n_train=40, seed=0)
+    a, b = (int(t) for t in split.train_pairs[0])
+    (ta, tb), = [(int(x), int(y)) for x, y in ModularTask(11).pairs().tolist() if not ((split.train_pairs == torch.tensor([x, y])).all(dim=1).any())][:1]
+    w = torch.full((3, 22), 0.01)
+    w[0, a], w[0, 11 + b] = 1.0, 1.0  # a training pair
+    w[1, ta], w[1, 11 + tb] = 1.0, -1.0  # a test pair
+    w[2, 3], w[2, 4] = 1.0, 1.0  # two tokens on the same input
+    table = focused_pairs(w, split)
+    assert (table["top_two_share"] > 0.95).all()
+    assert list(table["training_pair"]) == [True, False, False]
+    assert (table.loc[0, "a"], table.loc[0, "b"]) == (a, b) and table.loc[2, "a"] == -1

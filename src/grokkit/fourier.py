@@ -2,15 +2,17 @@
 
 A real function on Z_M (M odd) is a constant plus, for each frequency k = 1 … (M − 1)/2, a cosine and
 a sine of angle 2πk·x/M. A network that has grokked (a + b) mod M computes its answer from a few such
-frequencies (Nanda et al. 2023); these tools find them, keep or remove them, and build the algorithm
-by hand.
+frequencies (Nanda et al. 2023); these tools find them, keep or remove them, build the algorithm by
+hand, and track its formation during training with Nanda et al.'s progress measures (restricted and
+excluded loss, exactly as they define and evaluate them) beside an a + b − c variant of our own.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+import pandas as pd
 import torch
 
 from ._validate import (
@@ -18,6 +20,7 @@ from ._validate import (
     check_choice,
     check_float,
     check_float_tensor,
+    check_frame,
     check_int,
     check_labels,
     check_memory,
@@ -55,17 +58,28 @@ def fourier_basis(modulus: int) -> torch.Tensor:
     if m % 2 == 0:
         raise ValueError(f"modulus must be odd so that every frequency has a cosine and a sine, got {m}")
     check_memory(f"modulus={m} (an {m} × {m} basis)", 24 * m * m)
+    return _basis64(m).to(torch.get_default_dtype())
+
+
+def _basis64(m: int) -> torch.Tensor:
+    """:func:`fourier_basis` in double precision (``m`` already checked)."""
     x = torch.arange(m, dtype=torch.float64)
     rows = [torch.ones(m, dtype=torch.float64)]
     for k in range(1, (m + 1) // 2):
         rows += [torch.cos(2 * math.pi * k * x / m), torch.sin(2 * math.pi * k * x / m)]
     basis = torch.stack(rows)
-    return (basis / basis.norm(dim=1, keepdim=True)).to(torch.get_default_dtype())
+    return basis / basis.norm(dim=1, keepdim=True)
 
 
 def projector(modulus: int, frequencies: Sequence[int], *, constant: bool = True) -> torch.Tensor:
     """The ``(M, M)`` orthogonal projection onto the listed frequencies (and the constant, if asked)."""
-    basis = fourier_basis(modulus)
+    return _projector64(modulus, frequencies, constant).to(torch.get_default_dtype())
+
+
+def _projector64(modulus: int, frequencies: Sequence[int], constant: bool) -> torch.Tensor:
+    """:func:`projector` computed and returned in double precision, so that double logits stay exact."""
+    fourier_basis(modulus)  # validates the modulus
+    basis = _basis64(modulus)
     rows = ([0] if constant else []) + [r for k in _check_frequencies(frequencies, modulus) for r in (2 * k - 1, 2 * k)]
     kept = basis[rows]
     return kept.t() @ kept
@@ -188,22 +202,176 @@ def key_frequencies(logits: torch.Tensor, share: float = 0.9) -> list[int]:
     return sorted(int(k) + 1 for k in order[:enough])
 
 
-def restricted_logits(logits: torch.Tensor, frequencies: Sequence[int]) -> torch.Tensor:
-    """Only the cos/sin 2πk(a + b − c)/M components of the logits for the listed k (Nanda et al.'s
-    restricted logits): what the network's Fourier algorithm alone would output."""
+def variant_restricted_logits(logits: torch.Tensor, frequencies: Sequence[int]) -> torch.Tensor:
+    """The a + b − c variant of the restricted logits (not Nanda et al.'s definition): only the components
+    of the whole table along cos/sin 2πk(a + b − c)/M for the listed k, with no constant.
+
+    This keeps only the output shape of the Fourier algorithm itself, the same two numbers per frequency
+    for every class; Nanda et al.'s restricted logits (:func:`nanda_restricted_logits`) keep, for each class
+    c separately, every component along cos/sin 2πk(a + b) and the class's mean, a larger space that
+    contains this one (cos θ(a + b − c) = cos θ(a + b) cos θc + sin θ(a + b) sin θc). The variant asks a
+    stricter question: how well the algorithm's ideal read-out, the same for every class, would do alone.
+    """
     m = _check_table(logits)
     index, means = _by_sum(logits, minus_c=True)
     kept = projector(m, frequencies, constant=False).to(logits.dtype) @ means
     return kept[index]
 
 
-def excluded_logits(logits: torch.Tensor, frequencies: Sequence[int]) -> torch.Tensor:
-    """The logits with their cos/sin 2πk(a + b)/M components removed, for each class c separately:
-    the network without the frequencies that carry its algorithm (Nanda et al.'s excluded logits)."""
+
+
+def _sum_projection(logits: torch.Tensor, frequencies: Sequence[int], *, constant: bool) -> torch.Tensor:
+    """For each class c, the projection of the function (a, b) ↦ logits[a, b, c] on cos and sin of
+    2πk(a + b)/M for the listed k (and on the constant, if asked), as an (M, M, M) table."""
     m = _check_table(logits)
-    index, means = _by_sum(logits, minus_c=False)
-    removed = projector(m, frequencies, constant=False).to(logits.dtype) @ means  # (a + b, c)
-    return logits - removed[index]
+    ks = _check_frequencies(frequencies, m)
+    if not ks:
+        raise ValueError("frequencies must name at least one key frequency")
+    # A function of (a, b) projected on functions of s = a + b mod M is its mean over each anti-diagonal s;
+    # cos/sin 2πk s/M are orthogonal there, so projecting the means on them is the projection over all pairs.
+    index, means = _by_sum(logits, minus_c=False)  # means: (s, c)
+    kept = _projector64(m, ks, constant).to(logits.dtype) @ means
+    return kept[index]
+
+
+def nanda_restricted_logits(logits: torch.Tensor, frequencies: Sequence[int]) -> torch.Tensor:
+    """Nanda et al.'s restricted logits: for each class c, the logits as a function of the pair (a, b)
+    keep only their components along cos 2πk(a + b)/M and sin 2πk(a + b)/M for the key frequencies k,
+    plus their mean over all pairs.
+
+    Definition: Nanda et al. (2023, "Progress measures for grokking via mechanistic interpretability",
+    section 5.1); code: ``calculate_trig_loss`` in ``transformers.py`` (lines 407–416) of the authors'
+    repository mechanistic-interpretability-grokking/progress-measures-paper, which sums
+    ``get_component_cos_xpy`` and ``get_component_sin_xpy`` (``helpers.py``, lines 182–203: projection of
+    each class's column of the (M², M) logits on the normalised cos/sin (a + b) direction) and adds back
+    each class's mean over all pairs (``test_logits(..., bias_correction=True)``, lines 118–137). The
+    restricted *loss*, :func:`nanda_restricted_loss`, is the loss of this table.
+    """
+    return _sum_projection(logits, frequencies, constant=True)
+
+
+def nanda_excluded_logits(logits: torch.Tensor, frequencies: Sequence[int]) -> torch.Tensor:
+    """Nanda et al.'s excluded logits: the logits with, for each class c, their components along
+    cos 2πk(a + b)/M and sin 2πk(a + b)/M removed for the key frequencies k (nothing else changes).
+
+    Definition: Nanda et al. (2023), section 5.1; code: ``calculate_excluded_loss`` in ``transformers.py``
+    (lines 397–405) of the authors' repository (``logits - cos - sin`` with the same projections as
+    :func:`nanda_restricted_logits`, no mean added back). The excluded *loss*,
+    :func:`nanda_excluded_loss`, is the loss of this table on the training pairs.
+    """
+    return logits - _sum_projection(logits, frequencies, constant=False)
+
+
+def nanda_restricted_loss(logits: torch.Tensor, frequencies: Sequence[int], loss: str = "cross_entropy",
+                          pairs: torch.Tensor | None = None) -> float:
+    """Nanda et al.'s restricted loss: the mean ``loss`` of :func:`nanda_restricted_logits` on **all**
+    M² pairs, as the authors' code evaluates it (``calculate_trig_loss`` with its default ``mode='all'``;
+    the paper's section 5.1 names no split for it).
+
+    It falls as the Fourier algorithm forms, before test accuracy rises. The grokking demo of the
+    TransformerLens library (``demos/Grokking_Demo.ipynb``) evaluates it on the test pairs only, and
+    projects the MLP activations rather than the logits; pass ``pairs`` (for example
+    ``split.test_pairs``) to evaluate this table there. The authors use cross-entropy, the loss their
+    network is trained on.
+    """
+    table = nanda_restricted_logits(logits, frequencies)
+    m = table.shape[0]
+    if pairs is None:
+        a = torch.arange(m).repeat_interleave(m)
+        pairs = torch.stack([a, torch.arange(m).repeat(m)], dim=1)
+    return table_loss(table, pairs, loss)
+
+
+def nanda_excluded_loss(logits: torch.Tensor, frequencies: Sequence[int], train_pairs: torch.Tensor,
+                        loss: str = "cross_entropy") -> float:
+    """Nanda et al.'s excluded loss: the mean ``loss`` of :func:`nanda_excluded_logits` on the
+    **training** pairs (``test_logits(..., mode='train')`` in ``calculate_excluded_loss``).
+
+    It rises when the network's fit of its training data comes to rest on the key frequencies: a
+    memorizing network, whose fit is spread over all frequencies, hardly notices their removal. As in
+    the paper's main figure (its appendix C.1.5 contrasts it with one frequency at a time), all listed
+    frequencies are removed at once; ``calculate_excluded_loss`` in the authors' training code instead
+    records one value per key frequency removed alone.
+    """
+    table = nanda_excluded_logits(logits, frequencies)
+    train_pairs = check_pairs("train_pairs", train_pairs, table.shape[0])
+    if train_pairs.shape[0] == 0:
+        raise ValueError("train_pairs must hold at least one pair, so that the mean loss is defined")
+    return table_loss(table, train_pairs, loss)
+
+
+def progress_measures(snapshots: Mapping[int, torch.nn.Module], modulus: int, frequencies: Sequence[int],
+                      train_pairs: torch.Tensor, loss: str = "cross_entropy",
+                      test_pairs: torch.Tensor | None = None) -> pd.DataFrame:
+    """The progress measures of every saved copy of a network, one row per step in ascending order.
+
+    Columns: ``step``; ``restricted loss`` and ``excluded loss``, Nanda et al.'s measures as they define
+    and evaluate them (:func:`nanda_restricted_loss` on all pairs, :func:`nanda_excluded_loss` on
+    ``train_pairs``); ``variant restricted loss``, the loss on all pairs of the a + b − c variant
+    (:func:`variant_restricted_logits`); and, if ``test_pairs`` is given, ``restricted loss on test
+    pairs`` (Nanda's TransformerLens demo evaluates the restricted logits there). ``frequencies`` are the
+    key frequencies, usually of the final network; ``loss`` should be the network's training loss.
+    Any model that maps (n, 2) pairs to (n, M) outputs works, so both of chapter 2's architectures can
+    be compared on the same measures.
+    """
+    if not isinstance(snapshots, Mapping):
+        raise TypeError(f"snapshots must be a dict mapping a step to a saved network, got {type(snapshots).__name__}")
+    if not snapshots:
+        raise ValueError("snapshots must hold at least one saved network")
+    steps = [check_int("snapshots step", step, minimum=0) for step in snapshots]
+    for step in steps:
+        if not callable(snapshots[step]):
+            raise TypeError(f"snapshots must map steps to networks, got {type(snapshots[step]).__name__} at step {step}")
+    m = check_int("modulus", modulus, minimum=3)
+    if m % 2 == 0:
+        raise ValueError(f"modulus must be odd so that every frequency has a cosine and a sine, got {m}")
+    ks = _check_frequencies(frequencies, m)
+    if not ks:
+        raise ValueError("frequencies must name at least one key frequency")
+    check_choice("loss", loss, LOSSES)
+    if check_pairs("train_pairs", train_pairs, m).shape[0] == 0:
+        raise ValueError("train_pairs must hold at least one pair, so that the excluded loss is defined")
+    if test_pairs is not None and check_pairs("test_pairs", test_pairs, m).shape[0] == 0:
+        raise ValueError("test_pairs must hold at least one pair, or be None")
+    check_memory(f"modulus={m} ({m}² pairs × {m} logits, several tables)", 32 * m**3 + 96 * m**2)
+    everything = torch.stack([torch.arange(m).repeat_interleave(m), torch.arange(m).repeat(m)], dim=1)
+    rows = []
+    for step in sorted(steps):
+        table = logit_table(snapshots[step], m)
+        row = {"step": step,
+               "restricted loss": nanda_restricted_loss(table, ks, loss),
+               "excluded loss": nanda_excluded_loss(table, ks, train_pairs, loss),
+               "variant restricted loss": table_loss(variant_restricted_logits(table, ks), everything, loss)}
+        if test_pairs is not None:
+            row["restricted loss on test pairs"] = nanda_restricted_loss(table, ks, loss, test_pairs)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def first_step_moving(frame: pd.DataFrame, column: str, fraction: float = 0.1) -> int:
+    """The first recorded step at which ``column`` has covered ``fraction`` of its way from its first to
+    its last value (downwards if it ends lower, upwards if it ends higher).
+
+    A threshold relative to each curve's own range lets curves in different units (a loss, an accuracy)
+    be compared on when they *start to move*; an absolute threshold would favour whichever curve has the
+    larger scale.
+    """
+    frame = check_frame("frame", frame, ["step"], what="one row per recorded step")
+    if not isinstance(column, str) or column == "step" or column not in frame.columns:
+        raise ValueError(f"column must be one of {sorted(str(c) for c in frame.columns if c != 'step')}, got {column!r}")
+    fraction = check_float("fraction", fraction, minimum=0, maximum=1)
+    values = frame[column]
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        raise ValueError(f"column {column!r} of frame must hold numbers, got dtype {values.dtype}")
+    if values.isna().any() or frame["step"].isna().any() or not bool(values.map(math.isfinite).all()):
+        raise ValueError(f"frame must not have missing or infinite values in 'step' or {column!r}")
+    ordered = frame.sort_values("step")
+    start, end = float(ordered[column].iloc[0]), float(ordered[column].iloc[-1])
+    if start == end:
+        raise ValueError(f"frame column {column!r} ends where it starts ({start}), so it has no way to cover")
+    level = start + fraction * (end - start)
+    hit = ordered[column] <= level if end < start else ordered[column] >= level
+    return int(ordered.loc[hit, "step"].iloc[0])
 
 
 def table_loss(logits: torch.Tensor, pairs: torch.Tensor, loss: str = "cross_entropy") -> float:

@@ -74,5 +74,8 @@ def shade_stages(axes: Sequence[plt.Axes], boundaries: tuple[int, int], last_ste
     for ax in axes:
         for i in range(3):
             ax.axvspan(edges[i], edges[i + 1], color=PALETTE[7 + (i % 2)], alpha=0.12 if i % 2 else 0.05, lw=0)
+    centres = [(edges[i] + edges[i + 1]) / 2 for i in range(3)]
+    crowded = [i > 0 and centres[i] - centres[i - 1] < 0.15 * max(last_step, 1) for i in range(3)]  # a short stage: lift the next name
     for i, name in enumerate(STAGE_NAMES):
-        axes[0].text((edges[i] + edges[i + 1]) / 2, 1.02, name, transform=axes[0].get_xaxis_transform(), ha="center", va="bottom", fontsize=9)
+        height = 1.02 + (0.1 if crowded[i] and not (i > 1 and crowded[i - 1]) else 0)
+        axes[0].text(centres[i], height, name, transform=axes[0].get_xaxis_transform(), ha="center", va="bottom", fontsize=9)
