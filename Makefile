@@ -1,10 +1,11 @@
 # Two commands: `make book` builds the whole book into _build/html; `make test` runs the test suite.
-# Both create .venv on first use and install grokkit with the pinned versions of constraints.txt.
+# `make lint` checks the style (ruff) and types (mypy). All create .venv on first use and install grokkit
+# with the pinned versions of constraints.txt.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: book book-student pdf test update-references clean
+.PHONY: book book-student pdf test lint update-references clean
 
 $(VENV)/installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,13 @@ pdf: $(VENV)/installed
 
 test: $(VENV)/installed
 	$(BIN)/python -m pytest
+
+# Lint and format of every Python file and notebook, types of the library; settings in pyproject.toml.
+LINTED := src tests tools benchmarks notebooks
+lint: $(VENV)/installed
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy src
 
 update-references: $(VENV)/installed
 	$(BIN)/python tools/book.py update-references

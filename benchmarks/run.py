@@ -37,10 +37,10 @@ from torch import nn
 import grokkit
 import grokkit.device
 from grokkit import TrainConfig, grid, sweep, train
+from grokkit.scaling import training_cost
 from grokkit.transformer import OneLayerTransformer, TransformerConfig
 
-CLASSIC = TrainConfig(modulus=71, n_train=2016, hidden=2048, weight_decay=2e-4, lr=1e-3, steps=1000,
-                      eval_every=10, stop_at_test_acc=0.99)
+CLASSIC = TrainConfig(modulus=71, n_train=2016, hidden=2048, weight_decay=2e-4, lr=1e-3, steps=1000, eval_every=10, stop_at_test_acc=0.99)
 
 
 def plain_pytorch_time_to_99(config: TrainConfig) -> tuple[float, int]:
@@ -97,12 +97,11 @@ def matmul_gflops(size: int = 2048, repeats: int = 10, trials: int = 5) -> float
 
 
 def run_flops(config: TrainConfig, steps: int) -> float:
-    """Matrix-multiply FLOPs of a run: forward + two backward products per step, test forward per evaluation."""
+    """Matrix-multiply FLOPs of a run: the training cost of grokkit.scaling plus a test forward per evaluation."""
     k, m = config.hidden, config.modulus
     n = config.split().n_train
-    n_test = m * m - n
     evaluations = steps // config.eval_every + 1
-    return 6 * n * k * m * steps + 2 * n_test * k * m * evaluations
+    return float(training_cost(m, k, n, steps)[0]) + 2 * (m * m - n) * k * m * evaluations
 
 
 def transformer_step_seconds(all_positions: bool, steps: int = 20) -> float:
@@ -111,14 +110,14 @@ def transformer_step_seconds(all_positions: bool, steps: int = 20) -> float:
     split = config.split()
     model = OneLayerTransformer(config.modulus, seed=0)
     forward = model.forward_all_positions if all_positions else model
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     for step in range(steps + 1):
         if step == 1:
             start = time.perf_counter()  # step 0 warms up
         loss = nn.functional.cross_entropy(forward(split.train_pairs), split.train_labels)
-        optimiser.zero_grad()
+        optimizer.zero_grad()
         loss.backward()
-        optimiser.step()
+        optimizer.step()
     return (time.perf_counter() - start) / steps
 
 
@@ -152,12 +151,15 @@ def with_competitor(work: Callable[[], object]) -> float:
 
 FAIRNESS_WORK = {
     "K=128, one run (mod 53, n=1100, 300 steps)": lambda: train(
-        TrainConfig(modulus=53, n_train=1100, hidden=128, weight_decay=5e-4, steps=300), progress=False),
+        TrainConfig(modulus=53, n_train=1100, hidden=128, weight_decay=5e-4, steps=300), progress=False
+    ),
     "K=128, sweep of 32 (mod 53, n 800 and 1100, 16 seeds, 300 steps)": lambda: sweep(
-        grid(TrainConfig(modulus=53, hidden=128, weight_decay=5e-4, steps=300), n_train=[800, 1100], seed=range(16)), progress=False),
+        grid(TrainConfig(modulus=53, hidden=128, weight_decay=5e-4, steps=300), n_train=[800, 1100], seed=range(16)), progress=False
+    ),
     "K=2048, one run (classic, 150 steps)": lambda: train(CLASSIC.replace(steps=150, stop_at_test_acc=None), progress=False),
     "K=2048, sweep of 4 (classic, 4 seeds, 50 steps)": lambda: sweep(
-        grid(CLASSIC.replace(steps=50, stop_at_test_acc=None), seed=range(4)), progress=False),
+        grid(CLASSIC.replace(steps=50, stop_at_test_acc=None), seed=range(4)), progress=False
+    ),
 }
 
 

@@ -21,6 +21,34 @@ def smoke_parameters() -> dict[str, dict[str, object]]:
     return yaml.safe_load((ROOT / "notebooks" / "smoke.yml").read_text())
 
 
+@pytest.fixture(scope="session")
+def fresh_env(tmp_path_factory):
+    """The Colab-like environment of tests/colab.py, built once per session (removed afterwards: about a GiB)."""
+    from colab import make_fresh_env
+
+    fresh = make_fresh_env(tmp_path_factory.mktemp("fresh-install"))
+    yield fresh
+    import shutil
+
+    shutil.rmtree(fresh.python.parent.parent, ignore_errors=True)  # the executed notebooks are kept
+
+
+@pytest.fixture(scope="session")
+def smoke_runs(fresh_env):
+    """``smoke_runs(notebook)``: its smoke run in the fresh environment, executed once per session and shared
+    by the install test and the notebook tests."""
+    from colab import smoke_run_in
+
+    done = {}
+
+    def run(notebook):
+        if notebook not in done:
+            done[notebook] = smoke_run_in(fresh_env, notebook, smoke_parameters()[notebook.stem])
+        return done[notebook]
+
+    return run
+
+
 def refused(call, name):
     """``call()`` must raise ValueError/TypeError whose message names ``name`` (shared by the bad-input tests)."""
     with pytest.raises((ValueError, TypeError)) as info:

@@ -10,8 +10,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import refused
-from grokkit import ACTIVATIONS, LOSSES, OPERATIONS, OPTIMIZERS, KeyResults, ModularTask, TrainConfig, TwoLayerNet, first_step_reaching, grid, histories, pick_device, sweep
-
+from grokkit import (
+    ACTIVATIONS,
+    LOSSES,
+    OPERATIONS,
+    OPTIMIZERS,
+    KeyResults,
+    ModularTask,
+    TrainConfig,
+    TwoLayerNet,
+    first_step_reaching,
+    grid,
+    histories,
+    pick_device,
+    sweep,
+)
 
 BASE = TrainConfig(modulus=11, n_train=60, hidden=8, steps=5, eval_every=5)
 
@@ -69,8 +82,11 @@ def test_split_refuses_bad_fractions(fraction):
 
 
 pair_tensors = st.one_of(
-    st.builds(lambda n, bad: torch.cat([torch.zeros(n, 2, dtype=torch.long), torch.tensor([[0, bad]])]),
-              st.integers(0, 4), st.one_of(st.integers(-50, -1), st.integers(7, 50))),  # one entry outside [0, 6]
+    st.builds(
+        lambda n, bad: torch.cat([torch.zeros(n, 2, dtype=torch.long), torch.tensor([[0, bad]])]),
+        st.integers(0, 4),
+        st.one_of(st.integers(-50, -1), st.integers(7, 50)),
+    ),  # one entry outside [0, 6]
     st.builds(lambda n, k: torch.zeros(n, k, dtype=torch.long), st.integers(1, 4), st.sampled_from([1, 3])),
     st.builds(lambda n: torch.zeros(n, 2), st.integers(1, 4)),
     st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6)), min_size=1, max_size=3),

@@ -22,14 +22,35 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from conftest import refused  # noqa: E402
-from grokkit import KeyResults, ModularTask, TrainConfig, TwoLayerNet, first_step_reaching, grid, histories, train, train_many  # noqa: E402
-from grokkit import forecast, fourier, losses, metrics, plots, results, theory  # noqa: E402
+from grokkit import (  # noqa: E402
+    KeyResults,
+    ModularTask,
+    TrainConfig,
+    TwoLayerNet,
+    first_step_reaching,
+    forecast,
+    fourier,
+    grid,
+    histories,
+    losses,
+    metrics,
+    plots,
+    results,
+    scaling,
+    theory,
+    train,
+    train_many,
+)
 from grokkit._validate import INT64_MAX, check_memory, memory_limit  # noqa: E402
 from grokkit.distributed import train_chunks_on_ray  # noqa: E402
-from grokkit.sweep import RunCache, cache_key, summarise, sweep  # noqa: E402
+from grokkit.sweep import RunCache, cache_key, runs_table, sweep  # noqa: E402
 from grokkit.tasks import Split  # noqa: E402
 from grokkit.train import TrainResult, ensemble_key, with_hint  # noqa: E402
-from grokkit.transformer import OneLayerTransformer, TransformerConfig, train_transformer  # noqa: E402
+from grokkit.transformer import (  # noqa: E402
+    OneLayerTransformer,
+    TransformerConfig,
+    train_transformer,
+)
 
 train_module = importlib.import_module("grokkit.train")  # the module; grokkit.train is the function
 
@@ -39,8 +60,9 @@ SPLIT = ModularTask(7).split(n_train=20, seed=0)
 NET = TwoLayerNet(7, 6, generator=torch.Generator().manual_seed(1))
 HISTORY = pd.DataFrame({"step": [0, 10, 20], "train_loss": [1.0, 0.5, 0.1], "train_acc": [0.1, 0.9, 1.0], "test_acc": [0.0, 0.4, 0.8]})
 LOGITS = torch.randn(7, 7, 7, generator=torch.Generator().manual_seed(2))
-RUNS = pd.DataFrame({"modulus": [11, 11, 13, 13, 17, 17], "n_train": [20, 90, 25, 110, 30, 140],
-                     "generalised": [False, True, False, True, False, True]})
+RUNS = pd.DataFrame(
+    {"modulus": [11, 11, 13, 13, 17, 17], "n_train": [20, 90, 25, 110, 30, 140], "generalized": [False, True, False, True, False, True]}
+)
 
 # Sizes far beyond the memory of any machine (≥ 1 PiB by every estimate), so the tests never depend on this one.
 HUGE_MODULUS = st.integers(10**8, 2**40)
@@ -94,9 +116,9 @@ def test_networks_too_big_for_memory_are_refused(width):
 @given(HUGE_WIDTH)
 def test_other_sizes_too_big_for_memory_are_refused(size):
     refused(lambda: theory.census_of_maxima(7, [10], starts=size, steps=1), "starts")
-    refused(lambda: theory.fourier_feature(size, 1), "modulus")
+    refused(lambda: fourier.fourier_feature(size, 1), "modulus")
     refused(lambda: fourier.fourier_network(2 * size + 1, [1]), "modulus")
-    refused(lambda: losses.centred_targets(torch.tensor([0]), size), "modulus")
+    refused(lambda: losses.centered_targets(torch.tensor([0]), size), "modulus")
     refused(lambda: forecast.cost_until_success([True, False], [1.0, 2.0], trials=size), "trials")
     refused(lambda: forecast.boundary(FITTED_LAW, [11], resolution=size), "resolution")
 
@@ -136,7 +158,7 @@ def test_ints_beyond_64_bits_are_refused_everywhere(value):
     for field in ("seed", "steps", "warmup", "d_mlp"):
         refused(lambda: TransformerConfig(modulus=7, **{field: value}), field)
     refused(lambda: theory.census_of_maxima(7, [10], starts=2, steps=1, seed=value), "seed")
-    refused(lambda: theory.pairs_for(value, 1.0), "modulus")
+    refused(lambda: scaling.pairs_for(value, 1.0), "modulus")
     refused(lambda: forecast.cost_until_success([True], [1.0], trials=1, seed=value), "seed")
     refused(lambda: fourier.strongest_node_frequencies(NET, value), "per_node")
 
@@ -145,7 +167,7 @@ def test_ints_beyond_64_bits_are_refused_everywhere(value):
 def test_ints_beyond_the_float_range_are_refused_as_floats(value):
     refused(lambda: BASE.replace(lr=value), "lr")
     refused(lambda: BASE.replace(weight_decay=value), "weight_decay")
-    refused(lambda: theory.pairs_for(7, value), "multiple")
+    refused(lambda: scaling.pairs_for(7, value), "multiple")
 
 
 @given(st.integers(2**32, INT64_MAX))
@@ -238,7 +260,8 @@ def test_names_must_be_strings(name):
 def test_a_plain_name_is_written_inside_its_folder(tmp_path):
     keys = KeyResults("01-insight", tmp_path)
     keys.glue("answer", 42)
-    assert keys.save() == tmp_path / "01-insight.results.json"
+    keys.save()
+    assert keys.path == tmp_path / "01-insight.results.json" and keys.path.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["01-insight.results.json"]
 
 
@@ -262,7 +285,7 @@ def test_accuracy_thresholds_inside_0_1_are_answered(level):
 
 @given(outside(0, 1))
 def test_fractions_in_metrics_fourier_and_theory_are_refused_outside_their_range(value):
-    refused(lambda: metrics.distinct_frequencies(NET, value), "concentration")
+    refused(lambda: fourier.distinct_frequencies(NET, value), "concentration")
     refused(lambda: fourier.frequencies_needed(NET, SPLIT.train_pairs, SPLIT.train_labels, value), "accuracy")
     refused(lambda: with_hint(SPLIT, value, 0), "probability")
     refused(lambda: BASE.replace(hint=value), "hint")
@@ -270,8 +293,8 @@ def test_fractions_in_metrics_fourier_and_theory_are_refused_outside_their_range
 
 @given(outside(0, 1, high_open=True))
 def test_majority_must_be_in_0_1(value):
-    table = pd.DataFrame({"modulus": [7], "n_train": [10], "seed": [0], "generalised_step": [5.0]})
-    refused(lambda: metrics.critical_n(table, majority=value), "majority")
+    table = pd.DataFrame({"modulus": [7], "n_train": [10], "seed": [0], "generalized_step": [5.0]})
+    refused(lambda: scaling.critical_n(table, majority=value), "majority")
 
 
 @given(outside(0, 1, low_open=True))
@@ -303,19 +326,19 @@ def test_fractions_that_leave_no_training_pair_are_refused_when_the_config_is_ma
 
 @given(st.one_of(st.floats(max_value=0), bad_floats))
 def test_positive_quantities_of_the_scaling_law_are_refused_otherwise(value):
-    refused(lambda: theory.pairs_for(7, value), "multiple")
-    refused(lambda: theory.predicted_critical_n(23, value), "constant")
+    refused(lambda: scaling.pairs_for(7, value), "multiple")
+    refused(lambda: scaling.predicted_critical_n(23, value), "constant")
 
 
 @given(st.floats(1e-12, 1e-3))
 def test_a_multiple_that_gives_no_training_pair_is_refused(multiple):
-    refused(lambda: theory.pairs_for(7, multiple), "multiple")
+    refused(lambda: scaling.pairs_for(7, multiple), "multiple")
 
 
 @given(st.one_of(st.floats(max_value=2, exclude_max=True, allow_nan=False), bad_floats))
 def test_the_scaling_law_needs_a_modulus_of_at_least_2(modulus):
-    refused(lambda: theory.predicted_critical_n(modulus, 1.0), "modulus")
-    refused(lambda: theory.predicted_critical_n(torch.tensor([23.0, modulus], dtype=torch.float64), 1.0), "modulus")
+    refused(lambda: scaling.predicted_critical_n(modulus, 1.0), "modulus")
+    refused(lambda: scaling.predicted_critical_n(torch.tensor([23.0, modulus], dtype=torch.float64), 1.0), "modulus")
 
 
 # --- degenerate inputs: all zero, constant, empty, NaN ----------------------------------------------------------------
@@ -325,21 +348,21 @@ def test_the_scaling_law_needs_a_modulus_of_at_least_2(modulus):
 def test_all_zero_hidden_nodes_have_no_frequency_content(node):
     weights = NET.W.detach().clone()
     weights[node] = 0
-    refused(lambda: metrics.frequency_concentration(weights), "network")
-    refused(lambda: metrics.dominant_frequency(weights), "network")
-    refused(lambda: metrics.distinct_frequencies(weights), "network")
+    refused(lambda: fourier.fourier_concentration(weights), "network")
+    refused(lambda: fourier.dominant_frequency(weights), "network")
+    refused(lambda: fourier.distinct_frequencies(weights), "network")
     net = TwoLayerNet(7, 6)
     with torch.no_grad():
         net.W.copy_(weights)
-    refused(lambda: metrics.frequency_concentration(net), "network")
+    refused(lambda: fourier.fourier_concentration(net), "network")
 
 
 @given(st.integers(0, 5), st.one_of(st.floats(-10, -1e-3), st.floats(1e-3, 10)))
 def test_constant_hidden_nodes_have_no_dominant_frequency(node, constant):
     weights = NET.W.detach().clone()
     weights[node] = constant
-    refused(lambda: metrics.dominant_frequency(weights), "network")
-    assert metrics.frequency_concentration(weights)[node] == pytest.approx(0.0, abs=1e-6)  # defined: no power off the constant
+    refused(lambda: fourier.dominant_frequency(weights), "network")
+    assert fourier.fourier_concentration(weights)[node] == pytest.approx(0.0, abs=1e-6)  # defined: no power off the constant
 
 
 @given(st.integers(1, 6), st.integers(1, 4))
@@ -348,7 +371,7 @@ def test_zero_matrices_have_no_rank_or_similarity(rows, columns):
     refused(lambda: metrics.effective_rank(zero), "matrix")
     refused(lambda: metrics.linear_cka(zero, varied), "x")
     refused(lambda: metrics.linear_cka(varied, zero), "y")
-    constant = torch.ones(rows + 1, columns) * 3.0  # the same features for every input: zero once centred
+    constant = torch.ones(rows + 1, columns) * 3.0  # the same features for every input: zero once centered
     refused(lambda: metrics.linear_cka(constant, varied), "x")
 
 
@@ -393,7 +416,7 @@ def test_nan_or_infinite_inputs_are_refused(spot):
     refused(lambda: metrics.effective_rank(spoiled((5, 3))), "matrix")
     refused(lambda: metrics.linear_cka(spoiled((5, 3)), torch.randn(5, 2)), "x")
     refused(lambda: metrics.circularity(spoiled((5, 2))), "points")
-    refused(lambda: metrics.node_spectrum(spoiled((5, 14))), "network")
+    refused(lambda: fourier.node_spectrum(spoiled((5, 14))), "network")
     refused(lambda: theory.energy(spoiled((5, 14)), SPLIT), "w")
     refused(lambda: theory.cosine(spoiled((5, 3)), torch.ones(5, 3)), "a")
     refused(lambda: fourier.fourier_plane(spoiled((7, 3)), 1), "embeddings")
@@ -413,7 +436,7 @@ def test_empty_tables_are_refused():
     refused(lambda: first_step_reaching(empty_history, "test_acc", 0.5), "history")
     refused(lambda: histories(pd.DataFrame({"seed": [], "history": []})), "results")
     refused(lambda: histories(pd.DataFrame()), "results")
-    refused(lambda: metrics.critical_n(pd.DataFrame(columns=["modulus", "n_train", "seed", "generalised_step"])), "results")
+    refused(lambda: scaling.critical_n(pd.DataFrame(columns=["modulus", "n_train", "seed", "generalized_step"])), "results")
     refused(lambda: theory.stage_boundaries(pd.DataFrame({"step": [], "alignment": []})), "path")
     refused(lambda: forecast.fit("scaling law", RUNS.iloc[:0]), "runs")
     refused(lambda: forecast.predict(FITTED_LAW, RUNS.iloc[:0]), "runs")
@@ -450,16 +473,20 @@ def test_empty_or_string_grid_axes_are_refused(field):
 def test_losses_refuse_labels_outside_the_classes(bad):
     outputs = torch.randn(3, 7)
     labels = torch.tensor([0, 1, bad])
-    for name, loss in losses.LOSSES.items():
+    for loss in losses.LOSSES.values():
         refused(lambda: loss(outputs, labels), "labels")
-    refused(lambda: losses.centred_targets(labels, 7), "labels")
+    refused(lambda: losses.centered_targets(labels, 7), "labels")
 
 
 @given(st.sampled_from(["float", "int32", "shape", "length"]))
 def test_losses_refuse_malformed_labels_and_outputs(kind):
     outputs = torch.randn(3, 7)
-    labels = {"float": torch.zeros(3), "int32": torch.zeros(3, dtype=torch.int32),
-              "shape": torch.zeros(3, 1, dtype=torch.long), "length": torch.zeros(4, dtype=torch.long)}[kind]
+    labels = {
+        "float": torch.zeros(3),
+        "int32": torch.zeros(3, dtype=torch.int32),
+        "shape": torch.zeros(3, 1, dtype=torch.long),
+        "length": torch.zeros(4, dtype=torch.long),
+    }[kind]
     for loss in (losses.mse, losses.cross_entropy, losses.multi_margin, losses.stablemax_cross_entropy, losses.alpha_weighted):
         refused(lambda: loss(outputs, labels), "labels")
         refused(lambda: loss(outputs.long(), torch.zeros(3, dtype=torch.long)), "outputs")
@@ -489,8 +516,11 @@ def test_results_and_summaries_refuse_wrong_types():
     refused(lambda: TrainResult(BASE, NET, SPLIT, "history"), "history")
     refused(lambda: TrainResult(BASE, "net", SPLIT, HISTORY), "model")
     result = TrainResult(BASE.replace(modulus=7, n_train=20), NET, SPLIT, HISTORY.assign(test_loss=1.0))
-    refused(lambda: summarise(result, "elsewhere"), "source")
-    refused(lambda: summarise("result", "trained"), "result")
+    refused(lambda: runs_table([result], test_level=1.5), "test_level")
+    refused(lambda: runs_table(result), "results")
+    refused(lambda: runs_table(["result"]), "results")
+    refused(lambda: sweep([BASE], snapshot_every=0), "snapshot_every")
+    refused(lambda: sweep([BASE], snapshot_every=10, backend="ray"), "snapshot_every")
     refused(lambda: RunCache(".").save("result"), "result")
     refused(lambda: train_chunks_on_ray([[BASE]], [0, 1]), "tags")
 
@@ -505,8 +535,6 @@ def test_division_labels_need_an_invertible_divisor():
 def test_repeated_frequencies_are_refused(frequencies):
     refused(lambda: fourier.projector(7, frequencies), "frequencies")
     refused(lambda: fourier.fourier_network(7, frequencies), "frequencies")
-    refused(lambda: fourier.keep_frequencies(NET, frequencies), "frequencies")
-    refused(lambda: fourier.description_size(NET, frequencies), "frequencies")
 
 
 @given(st.one_of(st.just(torch.ones(6, 1)), st.booleans(), st.integers()))
@@ -519,21 +547,21 @@ def test_masking_refuses_float_frequencies_and_non_bool_keep(value):
 
 @given(st.integers(2, 12).filter(lambda m: m % 2 == 0))
 def test_the_fourier_view_needs_an_odd_modulus(modulus):
-    refused(lambda: fourier.keep_frequencies(TwoLayerNet(modulus, 3), [1]), "network")
+    refused(lambda: fourier.keep_node_frequencies(TwoLayerNet(modulus, 3), 1), "network")
     refused(lambda: fourier.frequencies_needed(TwoLayerNet(modulus, 3), SPLIT.train_pairs % 2, SPLIT.train_labels % 2), "network")
     refused(lambda: fourier.fourier_plane(torch.randn(modulus, 3), 1), "embeddings")
 
 
 @given(st.one_of(st.integers(-5, 0), st.floats(max_value=0), bad_floats, st.text(max_size=3)))
 def test_scaling_feature_refuses_impossible_runs(value):
-    refused(lambda: forecast.scaling_feature(np.array([[23.0, value]], dtype=object)), "x")
-    refused(lambda: forecast.scaling_feature(np.array([[23.0, 10.0, 1.0]])), "x")
+    refused(lambda: scaling.scaling_feature(np.array([[23.0, value]], dtype=object)), "x")
+    refused(lambda: scaling.scaling_feature(np.array([[23.0, 10.0, 1.0]])), "x")
 
 
 def test_forecast_refuses_unfitted_models_and_bad_outcomes():
     refused(lambda: forecast.predict(forecast.classifier("scaling law"), RUNS), "model")
     refused(lambda: forecast.fitted_constant(forecast.classifier("scaling law")), "model")
-    refused(lambda: forecast.fit("scaling law", RUNS.assign(generalised=[True, None, False, True, False, True])), "runs")
+    refused(lambda: forecast.fit("scaling law", RUNS.assign(generalized=[True, None, False, True, False, True])), "runs")
     refused(lambda: forecast.held_out_calls([1.0, 2.0, 3.0, 4.0], ["yes", "no", "yes", "no"]), "outcome")
     refused(lambda: forecast.cost_until_success([True, False], [1.0, math.nan], trials=2), "cost")
     refused(lambda: forecast.cost_until_success([True, False], [1.0, -1.0], trials=2), "cost")
@@ -589,14 +617,13 @@ def test_theory_refuses_mismatched_inputs_and_results():
     refused(lambda: theory.li2_direction(NET, hinted), "split")
     refused(lambda: theory.trajectory("result"), "result")
     refused(lambda: theory.stage_boundaries(pd.DataFrame({"step": [0, 1], "alignment": [0.1, math.nan]})), "path")
-    refused(lambda: theory.fourier_feature(7, 1, phases=(0.0, math.nan)), "phases")
+    refused(lambda: fourier.fourier_feature(7, 1, phases=(0.0, math.nan)), "phases")
     refused(lambda: theory.census_of_maxima(7, [0], starts=2, steps=1), "train_pairs")
 
 
 @given(st.sampled_from(["train_labels", "test_labels"]), st.sampled_from(["short", "float", "range"]))
 def test_splits_check_their_labels(part, kind):
-    parts = {"train_pairs": SPLIT.train_pairs, "train_labels": SPLIT.train_labels,
-             "test_pairs": SPLIT.test_pairs, "test_labels": SPLIT.test_labels}
+    parts = {"train_pairs": SPLIT.train_pairs, "train_labels": SPLIT.train_labels, "test_pairs": SPLIT.test_pairs, "test_labels": SPLIT.test_labels}
     labels = parts[part]
     parts[part] = {"short": labels[:-1], "float": labels.float(), "range": labels + 7}[kind]
     refused(lambda: Split(7, **parts), part)

@@ -4,8 +4,9 @@ import functools
 from pathlib import Path
 
 import pytest
-from book import toc_files, toc_notebooks
 from bs4 import BeautifulSoup
+
+from book import toc_files, toc_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"

@@ -22,14 +22,14 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 import yaml
+
 from book import toc_files, toc_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = Path(os.environ.get("GROKKIT_BOOK_HTML", ROOT / "_build" / "html"))  # override: test another build
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-background-networking", "--disable-gpu",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--no-first-run"]
 EXTERNAL = {
     "cdn.jsdelivr.net": "MathJax 3, loaded by Sphinx for $...$ math; math shows as TeX source without it",
     "unpkg.com": "thebe, loaded only when a reader starts a live kernel (launch button)",
@@ -50,6 +50,7 @@ def chapter_pages() -> list[str]:
 @pytest.fixture(scope="session")
 def server():
     """_build/html over http on a free localhost port, in a thread."""
+
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
@@ -155,12 +156,15 @@ def local_file(server: str, url: str) -> Path:
 def test_images_load_and_figures_are_accessible(visit, server, page):
     v = visit()
     v.open(f"{page}.html")
-    images = v.page.eval_on_selector_all("article.bd-article img", """images => images.map(img => {
+    images = v.page.eval_on_selector_all(
+        "article.bd-article img",
+        """images => images.map(img => {
         const figure = img.closest('figure');
         const caption = figure && figure.querySelector('figcaption');
         return {src: img.currentSrc || img.src, complete: img.complete, width: img.naturalWidth,
                 alt: (img.getAttribute('alt') || '').trim(), caption: caption ? caption.innerText.trim() : null};
-    })""")
+    })""",
+    )
     if page in toc_notebooks():
         assert images, f"{page}: a notebook page without a figure"
     for image in images:
@@ -202,8 +206,8 @@ def test_notebook_page_launches_in_colab_and_offers_the_ipynb(visit, server, pag
     assert json.loads(response.body())["nbformat"] == 4
 
 
-def luminance(css_colour: str) -> float:
-    r, g, b = (int(x) for x in re.findall(r"\d+", css_colour)[:3])
+def luminance(css_color: str) -> float:
+    r, g, b = (int(x) for x in re.findall(r"\d+", css_color)[:3])
     return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
 
 

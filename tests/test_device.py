@@ -24,9 +24,18 @@ def test_usable_cpus_follow_affinity_and_quota(monkeypatch):
     assert usable_cpus() == [0]
 
 
-@pytest.mark.parametrize(("busy", "cpus", "limit", "expected"), [
-    (0.0, 2, 2, 2), (1.0, 2, 2, 1), (0.6, 2, 2, 1), (0.2, 2, 2, 2), (3.0, 2, 2, 1), (0.0, 8, 4, 4), (2.5, 8, 8, 5),
-])
+@pytest.mark.parametrize(
+    ("busy", "cpus", "limit", "expected"),
+    [
+        (0.0, 2, 2, 2),
+        (1.0, 2, 2, 1),
+        (0.6, 2, 2, 1),
+        (0.2, 2, 2, 2),
+        (3.0, 2, 2, 1),
+        (0.0, 8, 4, 4),
+        (2.5, 8, 8, 5),
+    ],
+)
 def test_fair_threads_counts_only_free_cores(monkeypatch, busy, cpus, limit, expected):
     monkeypatch.setattr(device, "usable_cpus", lambda: list(range(cpus)))
     monkeypatch.setattr(CpuLoad, "busy_elsewhere", lambda self: busy)

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from grokkit import LOSSES, TrainConfig, TwoLayerNet, train, train_many
+from grokkit.ensemble import Ensemble
 
 SMALL = TrainConfig(modulus=13, n_train=80, hidden=24, steps=30, eval_every=5)
 
@@ -100,7 +101,7 @@ def test_members_equal_solo_runs():
         SMALL.replace(seed=2, stop_at_test_acc=0.02),
     ]
     together = train_many(configs, progress=False)
-    for config, member in zip(configs, together):
+    for config, member in zip(configs, together, strict=True):
         alone = train(config, progress=False)
         pd.testing.assert_frame_equal(member.history, alone.history, check_exact=False, rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(member.model.W, alone.model.W, rtol=1e-5, atol=1e-6)
@@ -115,9 +116,74 @@ def test_members_stop_at_their_own_budget_or_target():
 
 
 def test_members_must_share_the_architecture():
-    with pytest.raises(ValueError, match="must share modulus, hidden, activation, inputs, eval_every and optimiser family"):
+    with pytest.raises(ValueError, match="must share modulus, hidden, activation, inputs, eval_every and optimizer family"):
         train_many([SMALL, SMALL.replace(hidden=32)])
-    with pytest.raises(ValueError, match="optimiser family"):
+    with pytest.raises(ValueError, match="optimizer family"):
         train_many([SMALL, SMALL.replace(optimizer="sgd")])
-    with pytest.raises(TypeError, match="non-empty sequence of TrainConfig"):
+    with pytest.raises(ValueError, match="configs is empty"):
         train_many([])
+
+
+def small_ensemble(count=3, models=None, splits=None, **settings):
+    """An ensemble of ``count`` SMALL networks (seeds 0, 1, ...) with Adam; ``settings`` override the per-member lists."""
+    per_member = {
+        "losses": ["mse"] * count,
+        "optimizers": ["adam"] * count,
+        "lr": [1e-2] * count,
+        "hidden_lr": [1e-2] * count,
+        "weight_decay": [1e-3] * count,
+    }
+    models = models or [TwoLayerNet(13, 24, generator=torch.Generator().manual_seed(s)) for s in range(count)]
+    splits = splits or [SMALL.replace(seed=s).split() for s in range(count)]
+    return Ensemble(models, splits, "cpu", **{**per_member, **settings})
+
+
+def test_retiring_members_shrinks_everything_the_ensemble_holds():
+    ensemble = small_ensemble()
+    ensemble.forward_backward()
+    metrics, second = ensemble.metrics(), ensemble.member(1)
+    ensemble.retire([True, False, False])
+    assert ensemble.members == [1, 2] and ensemble.losses == ["mse", "mse"]
+    assert torch.equal(ensemble.member(0).W, second.W)
+    torch.testing.assert_close(ensemble.metrics(), metrics[1:])  # the pending outputs and data shrank with the weights
+    ensemble.step()  # and so did the pending gradients and the optimizer state
+    assert ensemble.forward_backward().shape == (2,)
+    ensemble.retire([False, False])
+    assert ensemble.members == [1, 2]
+
+
+def test_step_and_metrics_need_a_forward_backward_pass_at_the_current_weights():
+    ensemble = small_ensemble(2)
+    with pytest.raises(RuntimeError, match="call forward_backward"):
+        ensemble.step()
+    ensemble.forward_backward()
+    ensemble.step()
+    with pytest.raises(RuntimeError, match="call forward_backward"):
+        ensemble.metrics()
+
+
+@pytest.mark.parametrize(
+    ("settings", "error", "message"),
+    [
+        ({"optimizers": ["adam", "sgd"]}, ValueError, r"optimizers must share their update rules \(only Adam and AdamW mix\), got \['adam', 'sgd'\]"),
+        ({"optimizers": ["adam", "rmsprop"]}, ValueError, "optimizers must be one of"),
+        ({"losses": ["mse"]}, ValueError, r"losses must hold one entry per member \(2\), got 1"),
+        ({"lr": [1e-3, 0.0]}, ValueError, r"lr must be in \(0"),
+        ({"weight_decay": "0.1"}, TypeError, "weight_decay must be a list"),
+        ({"models": ["W", "V"]}, TypeError, "models must be TwoLayerNet instances"),
+        ({"models": [TwoLayerNet(13, 24), TwoLayerNet(13, 8)]}, ValueError, "must share modulus, hidden, activation and inputs"),
+        ({"splits": [SMALL.replace(modulus=11).split()] * 2}, ValueError, "splits must have modulus 13 and 2 inputs per pair"),
+        ({"splits": [None, None]}, TypeError, "splits must be Split instances"),
+    ],
+)
+def test_bad_members_and_settings_are_named(settings, error, message):
+    with pytest.raises(error, match=message):
+        small_ensemble(2, **settings)
+
+
+def test_retire_needs_one_flag_per_member():
+    ensemble = small_ensemble(2)
+    with pytest.raises(ValueError, match=r"done must hold one entry per member \(2\), got 3"):
+        ensemble.retire([True, False, False])
+    with pytest.raises(TypeError, match="done must be True or False"):
+        ensemble.retire([1, 0])

@@ -7,8 +7,9 @@ Jupyter Book step of `make book`), so CI does not build it; these checks run whe
 from pathlib import Path
 
 import pytest
-from book import toc_files
 from bs4 import BeautifulSoup
+
+from book import toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL = ROOT / "_build" / "html"

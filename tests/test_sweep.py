@@ -6,12 +6,13 @@ import textwrap
 import time
 import warnings
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from grokkit import TrainConfig, grid, histories, sweep, train
-from grokkit.sweep import RunCache
+from grokkit import TrainConfig, grid, histories, random_configs, sweep, train, train_many
+from grokkit.sweep import RunCache, runs_table
 
 BASE = TrainConfig(modulus=11, n_train=60, hidden=16, steps=40, eval_every=10)
 
@@ -29,7 +30,7 @@ def test_sweep_table_matches_solo_runs(tmp_path):
     table = sweep(configs, cache_dir=tmp_path, progress=False)
     assert len(table) == 4 and (table["source"] == "trained").all()
     assert table[["seed", "n_train"]].values.tolist() == [[c.seed, c.n_train] for c in configs]
-    for row, config in zip(table.itertuples(), configs):
+    for row, config in zip(table.itertuples(), configs, strict=True):
         alone = train(config, progress=False).history
         pd.testing.assert_frame_equal(row.history, alone, check_exact=False, rtol=1e-5, atol=1e-6)
         assert row.final_test_acc == pytest.approx(alone["test_acc"].iloc[-1], abs=1e-6)
@@ -42,7 +43,7 @@ def test_second_sweep_loads_everything_from_cache(tmp_path):
     first = sweep(configs, cache_dir=tmp_path, progress=False)
     second = sweep(configs, cache_dir=tmp_path, progress=False)
     assert (second["source"] == "cache").all()
-    for a, b in zip(first["history"], second["history"]):
+    for a, b in zip(first["history"], second["history"], strict=True):
         pd.testing.assert_frame_equal(a, b)
 
 
@@ -51,7 +52,7 @@ def test_hinted_sweep_loads_from_cache_with_its_third_input(tmp_path):
     first = sweep(configs, cache_dir=tmp_path, progress=False)
     second = sweep(configs, cache_dir=tmp_path, progress=False)
     assert (first["source"] == "trained").all() and (second["source"] == "cache").all()
-    for a, b in zip(first["history"], second["history"]):
+    for a, b in zip(first["history"], second["history"], strict=True):
         pd.testing.assert_frame_equal(a, b)
     for config in configs:
         cached, fresh = RunCache(tmp_path).load(config), train(config, progress=False)
@@ -103,7 +104,7 @@ def test_killed_sweep_resumes_with_only_the_unfinished_runs(tmp_path):
 
     uninterrupted = sweep(KILLED, cache_dir=tmp_path / "fresh", max_members=1, progress=False)
     final = sweep(KILLED, cache_dir=cache, max_members=1, progress=False)
-    for a, b in zip(uninterrupted["history"], final["history"]):
+    for a, b in zip(uninterrupted["history"], final["history"], strict=True):
         pd.testing.assert_frame_equal(a, b)
 
 
@@ -119,7 +120,7 @@ def test_two_sweeps_sharing_a_cache_at_once(tmp_path):
         shared = sweep(KILLED, cache_dir=cache, max_members=1, progress=False)
     assert (shared["source"] == "cache").all()
     alone = sweep(KILLED[:2], max_members=1, progress=False)
-    for a, b in zip(alone["history"], shared["history"]):
+    for a, b in zip(alone["history"], shared["history"].iloc[:2], strict=True):
         pd.testing.assert_frame_equal(a, b)
 
 
@@ -130,3 +131,52 @@ def test_bad_sweep_arguments():
         sweep([BASE], backend="dask")
     with pytest.raises(ValueError, match="max_members must be None or an int >= 1"):
         sweep([BASE], max_members=0)
+
+
+def test_runs_table_has_one_row_per_run_and_stacks_histories():
+    runs = train_many(grid(TrainConfig(modulus=11, n_train=60, hidden=16, steps=40, eval_every=10), seed=[0, 1]))
+    table = runs_table(runs, test_level=0.5)
+    assert table["seed"].tolist() == [0, 1] and table["last_step"].tolist() == [40, 40]
+    assert table["result"].tolist() == runs
+    for row, run in zip(table.itertuples(), runs, strict=True):
+        assert row.generalized == (row.generalized_step is not None and not pd.isna(row.generalized_step))
+        assert row.final_test_acc == run.history["test_acc"].iloc[-1]
+    stacked = histories(table, "seed")
+    assert len(stacked) == sum(len(r.history) for r in runs) and set(stacked["seed"]) == {0, 1}
+
+
+def test_sweep_keeps_snapshots_and_caches_them(tmp_path):
+    config = TrainConfig(modulus=11, n_train=60, hidden=16, steps=40, eval_every=10)
+    solo = train(config, snapshot_every=20)
+    first = sweep([config], cache_dir=tmp_path, snapshot_every=20, progress=False)
+    again = sweep([config], cache_dir=tmp_path, snapshot_every=20, progress=False)
+    assert first["source"].tolist() == ["trained"] and again["source"].tolist() == ["cache"]
+    for table in (first, again):
+        snapshots = table["result"].iloc[0].snapshots
+        assert sorted(snapshots) == sorted(solo.snapshots) == [0, 20, 40]
+        assert all(torch.equal(snapshots[s].W, solo.snapshots[s].W) for s in snapshots)
+    finer = sweep([config], cache_dir=tmp_path, snapshot_every=10, progress=False)
+    assert finer["source"].tolist() == ["trained"], "a cached run without the snapshots asked for is trained again"
+    assert sorted(finer["result"].iloc[0].snapshots) == [0, 10, 20, 30, 40]
+
+
+def test_random_configs_draw_n_uniformly_and_rates_log_uniformly_from_one_seed():
+    configs = random_configs(BASE, 50, seed=3, pairs=(0.1, 0.5), weight_decays=(1e-5, 1e-2), lrs=(1e-4, 1e-2))
+    assert [c.seed for c in configs] == list(range(50)) and {c.hidden for c in configs} == {BASE.hidden}
+    assert all(12 <= c.n_train <= 60 and 1e-5 <= c.weight_decay <= 1e-2 and 1e-4 <= c.lr <= 1e-2 for c in configs)
+    rng = np.random.default_rng(3)  # the draws, in order: n, then weight decay, then learning rate, run after run
+    first = (int(rng.uniform(0.1, 0.5) * 121), float(10 ** rng.uniform(-5, -2)), float(10 ** rng.uniform(-4, -2)))
+    assert (configs[0].n_train, configs[0].weight_decay, configs[0].lr) == pytest.approx(first)
+    assert configs == random_configs(BASE, 50, seed=3, pairs=[0.1, 0.5], weight_decays=[1e-5, 1e-2], lrs=[1e-4, 1e-2])
+    with pytest.raises(ValueError, match="pairs"):
+        random_configs(BASE, 5, seed=0, pairs=(0.1, 1.5), weight_decays=(1e-5, 1e-2), lrs=(1e-4, 1e-2))
+    with pytest.raises(ValueError, match="weight_decays"):
+        random_configs(BASE, 5, seed=0, pairs=(0.1, 0.5), weight_decays=(0.0, 1e-2), lrs=(1e-4, 1e-2))
+    with pytest.raises(ValueError, match="lrs"):
+        random_configs(BASE, 5, seed=0, pairs=(0.1, 0.5), weight_decays=(1e-5, 1e-2), lrs=(1e-2, 1e-4))
+    with pytest.raises(TypeError, match="lrs"):
+        random_configs(BASE, 5, seed=0, pairs=(0.1, 0.5), weight_decays=(1e-5, 1e-2), lrs=1e-3)
+    with pytest.raises(ValueError, match="runs"):
+        random_configs(BASE, 0, seed=0, pairs=(0.1, 0.5), weight_decays=(1e-5, 1e-2), lrs=(1e-4, 1e-2))
+    with pytest.raises(TypeError, match="base"):
+        random_configs("base", 5, seed=0, pairs=(0.1, 0.5), weight_decays=(1e-5, 1e-2), lrs=(1e-4, 1e-2))

@@ -9,7 +9,7 @@ def test_labels_follow_the_operation(operation):
     task = ModularTask(7, operation)
     pairs = task.pairs()
     labels = task.labels(pairs)
-    for (a, b), y in zip(pairs.tolist(), labels.tolist()):
+    for (a, b), y in zip(pairs.tolist(), labels.tolist(), strict=True):
         if operation == "add":
             assert y == (a + b) % 7
         elif operation == "sub":

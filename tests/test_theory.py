@@ -5,35 +5,30 @@ import pytest
 import torch
 
 from grokkit import ModularTask, TrainConfig, TwoLayerNet, train
-from grokkit.losses import LOSSES, centred_targets
-from grokkit.metrics import critical_n, distinct_frequencies, dominant_frequency, frequency_concentration, node_spectrum, weight_distance
+from grokkit.fourier import fourier_concentration, fourier_feature
+from grokkit.losses import LOSSES, centered_targets
+from grokkit.scaling import mlnm
 from grokkit.tasks import Split
 from grokkit.theory import (
-    CROSSINGS, TERMS, ascend_energy, backprop_gradient, census_of_maxima, cosine, energy, focused_pairs, fourier_feature, landscape_crossings,
-    li2_direction, predicted_critical_n, stage_boundaries, trajectory,
+    CROSSINGS,
+    TERMS,
+    adam_reach,
+    anatomy_of_maxima,
+    ascend_energy,
+    backprop_gradient,
+    census_of_maxima,
+    cosine,
+    crossing_medians,
+    crossings_over,
+    energy,
+    feature_movement,
+    focused_pairs,
+    landscape_crossings,
+    li2_direction,
+    stage_band,
+    stage_boundaries,
+    trajectory,
 )
-
-
-def test_spectrum_keeps_the_power_and_finds_the_frequency():
-    mixed = sum(fourier_feature(13, k) for k in (2, 3, 5))  # a third of its power in each of three frequencies
-    weights = torch.stack([fourier_feature(13, k, phases=(0.3, 1.1)) for k in (1, 4, 6)] + [mixed])
-    power = node_spectrum(weights)
-    torch.testing.assert_close(power.sum(dim=1), weights.pow(2).sum(dim=1))
-    assert dominant_frequency(weights)[:3].tolist() == [1, 4, 6]
-    concentration = frequency_concentration(weights)
-    assert (concentration[:3] > 0.999).all() and concentration[3] == pytest.approx(1 / 3, abs=0.02)
-    assert distinct_frequencies(weights) == 3
-
-
-def test_weight_distance_is_relative_to_the_start():
-    net = TwoLayerNet(7, 5)
-    assert weight_distance(net, net) == {"W": 0.0, "V": 0.0}
-    moved = TwoLayerNet(7, 5)
-    with torch.no_grad():
-        moved.W.mul_(3)
-    assert weight_distance(moved, net)["W"] == pytest.approx(2.0)
-    with pytest.raises(ValueError, match="differ in shape"):
-        weight_distance(TwoLayerNet(7, 6), net)
 
 
 def test_backprop_gradient_is_minus_dloss_dfeatures():
@@ -53,7 +48,7 @@ def test_fourier_features_are_maxima_of_the_energy_on_all_pairs():
     split = ModularTask(13).split(n_train=168, seed=0)  # all but one of the 169 pairs
     start = torch.stack([fourier_feature(13, 3, phases=(0.5, 2.0)), torch.randn(26, generator=torch.Generator().manual_seed(0))])
     end = ascend_energy(start, split, steps=200)
-    assert frequency_concentration(end)[0] > 0.99
+    assert fourier_concentration(end)[0] > 0.99
     assert (energy(end, split) >= energy(start, split) - 1e-6).all()
     assert torch.allclose(end.norm(dim=1), torch.ones(2))
     with pytest.raises(ValueError, match=r"w must have shape \(S, 26\)"):
@@ -65,21 +60,6 @@ def test_census_counts_fourier_maxima_more_often_with_more_data():
     assert list(census["n_train"]) == [20, 160]
     assert census["fourier_share"].iloc[0] < census["fourier_share"].iloc[1]
     assert census["fourier_starts_stay"].iloc[1] == 1.0
-
-
-def test_critical_n_needs_the_majority_at_that_n_and_every_larger_one():
-    rows = [(23, n, s, step) for n, steps in [(100, [None] * 3), (150, [90, None, 80]), (200, [None, None, 60]), (250, [50, 40, 30])]
-            for s, step in enumerate(steps)]
-    rows += [(31, 300, s, None) for s in range(3)]
-    table = pd.DataFrame(rows, columns=["modulus", "n_train", "seed", "generalised_step"])
-    result = critical_n(table).set_index("modulus")["critical_n"]
-    assert result[23] == 250 and pd.isna(result[31])
-    with pytest.raises(ValueError, match="lacks the columns"):
-        critical_n(table.drop(columns="seed"))
-
-
-def test_predicted_critical_n():
-    assert predicted_critical_n(71, 2.75) == pytest.approx(2.75 * 71 * math.log(71))
 
 
 def test_stages_are_read_off_the_alignment():
@@ -107,23 +87,12 @@ def test_energy_refuses_a_split_with_a_hint():
         energy(torch.randn(3, 14), split)
 
 
-def test_pairs_for_counts_in_units_of_the_scaling_law():
-    from grokkit.theory import pairs_for
-
-    assert pairs_for(71, 5) == round(5 * 71 * math.log(71))
-    assert pairs_for(17, 8) == 17 * 17 - 1  # capped: at least one test pair remains
-    with pytest.raises(ValueError, match="multiple"):
-        pairs_for(71, 0)
-    with pytest.raises(TypeError, match="modulus"):
-        pairs_for(71.0, 5)
-
-
 def _dense_energy(w: torch.Tensor, split, term: str) -> torch.Tensor:
     """½‖Ỹᵀσ‖² with the n × M matrix Ỹ written out, for one term of σ(u_a + v_b) = u_a² + v_b² + 2·u_a·v_b."""
     w = w / w.norm(dim=1, keepdim=True)
     u, v = w[:, split.train_pairs[:, 0]], w[:, split.train_pairs[:, 1] + split.modulus]
     activation = {"full": (u + v) ** 2, "cross": 2 * u * v, "squares": u * u + v * v}[term]
-    return 0.5 * (activation @ centred_targets(split.train_labels, split.modulus).to(activation.dtype)).pow(2).sum(dim=1)
+    return 0.5 * (activation @ centered_targets(split.train_labels, split.modulus).to(activation.dtype)).pow(2).sum(dim=1)
 
 
 @pytest.mark.parametrize("term", TERMS)
@@ -153,7 +122,7 @@ def test_on_the_whole_table_the_squares_carry_no_energy_and_fourier_features_are
     w = torch.randn(6, 26, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     assert energy(w, split, "squares").abs().max() < 1e-12
     start = fourier_feature(13, 4, phases=(1.0, -0.3)).unsqueeze(0)
-    assert frequency_concentration(ascend_energy(start, split, steps=200, term="cross"))[0] > 0.99
+    assert fourier_concentration(ascend_energy(start, split, steps=200, term="cross"))[0] > 0.99
 
 
 def test_crossings_are_bracketed_by_censuses_on_either_side():
@@ -179,8 +148,6 @@ def test_terms_must_be_named():
 
 
 def test_adam_reach_is_the_steady_per_entry_step():
-    from grokkit.theory import adam_reach
-
     start = torch.full((4, 25), 0.5)  # N = 100 entries, norm 5
     assert adam_reach(start, 1e-3, 10) == pytest.approx(1e-3 * 10 * 10 / 5)
     with pytest.raises(ValueError, match="all zero"):
@@ -193,23 +160,19 @@ def test_adam_reach_is_the_steady_per_entry_step():
 
 def test_adam_moves_a_layer_about_as_far_as_its_reach():
     # Adam moves every entry by about lr per step, so a short run's share of the reach is close to 1
-    from grokkit.theory import adam_reach
-
     weights = torch.nn.Parameter(torch.randn(20, 30) * 0.01)
     start = weights.detach().clone()
-    optimiser = torch.optim.Adam([weights], lr=1e-3)
+    optimizer = torch.optim.Adam([weights], lr=1e-3)
     target = torch.randn(20, 30)
     for _ in range(10):
-        optimiser.zero_grad()
+        optimizer.zero_grad()
         (weights - target).pow(2).sum().backward()
-        optimiser.step()
+        optimizer.step()
     moved = float((weights.detach() - start).norm() / start.norm())
     assert moved / adam_reach(start, 1e-3, 10) == pytest.approx(1.0, abs=0.05)
 
 
 def test_feature_movement_is_zero_at_the_start_and_sees_rescaling():
-    from grokkit.theory import feature_movement
-
     split = TrainConfig(modulus=11, n_train=60, hidden=8).split()
     net = TwoLayerNet(11, 8, generator=torch.Generator().manual_seed(0))
     same = feature_movement(net, net, split)
@@ -235,14 +198,17 @@ def test_trajectory_separates_the_optimizer_from_the_features():
     assert path.loc[1:, ["adam_share_W", "adam_share_V"]].le(1.2).all().all()  # no entry moves much faster than lr per step
     assert path.loc[0, "feature_change"] == 0 and path.loc[0, "feature_cosine"] == pytest.approx(1.0)
     assert path.loc[2, "feature_change"] > 0 and path["feature_cosine"].between(-1, 1 + 1e-6).all()
-    muon = trajectory(train(TrainConfig(modulus=13, n_train=100, hidden=32, steps=20, eval_every=10, optimizer="muon", hidden_lr=0.02),
-                            snapshot_every=10, progress=False))
+    muon = trajectory(
+        train(
+            TrainConfig(modulus=13, n_train=100, hidden=32, steps=20, eval_every=10, optimizer="muon", hidden_lr=0.02),
+            snapshot_every=10,
+            progress=False,
+        )
+    )
     assert muon["adam_share_W"].isna().all() and muon.loc[1:, "adam_share_V"].gt(0).all()
 
 
 def test_stage_band_reads_every_threshold_and_marks_the_missing():
-    from grokkit.theory import stage_band
-
     path = pd.DataFrame({"step": [0, 10, 20, 30, 40, 50], "alignment": [0.0, 0.65, 0.85, 0.95, 0.7, 0.6]})
     band = stage_band(path, [0.6, 0.8, 0.99])
     assert list(band.columns) == ["alignment", "stage_two", "stage_three"]
@@ -260,7 +226,9 @@ def test_stage_band_reads_every_threshold_and_marks_the_missing():
 def test_a_node_on_one_training_pair_is_focused_memorization():
     split = ModularTask(11).split(n_train=40, seed=0)
     a, b = (int(t) for t in split.train_pairs[0])
-    (ta, tb), = [(int(x), int(y)) for x, y in ModularTask(11).pairs().tolist() if not ((split.train_pairs == torch.tensor([x, y])).all(dim=1).any())][:1]
+    ((ta, tb),) = [
+        (int(x), int(y)) for x, y in ModularTask(11).pairs().tolist() if not ((split.train_pairs == torch.tensor([x, y])).all(dim=1).any())
+    ][:1]
     w = torch.full((3, 22), 0.01)
     w[0, a], w[0, 11 + b] = 1.0, 1.0  # a training pair
     w[1, ta], w[1, 11 + tb] = 1.0, -1.0  # a test pair
@@ -269,3 +237,101 @@ def test_a_node_on_one_training_pair_is_focused_memorization():
     assert (table["top_two_share"] > 0.95).all()
     assert list(table["training_pair"]) == [True, False, False]
     assert (table.loc[0, "a"], table.loc[0, "b"]) == (a, b) and table.loc[2, "a"] == -1
+
+
+def test_crossings_over_moduli_and_seeds_are_in_both_units():
+    found = crossings_over([11, 13], [0], starts=4, steps=20, low=0.1, high=0.9, tolerance=2.0)
+    assert sorted(found["modulus"].unique()) == [11, 13] and set(found["crossing"]) == set(CROSSINGS)
+    row = found.dropna(subset=["n"]).iloc[0]
+    assert row["multiple"] == pytest.approx(row["n"] / (row["modulus"] * math.log(row["modulus"])))
+    assert row["fraction"] == pytest.approx(row["n"] / row["modulus"] ** 2)
+
+
+def test_anatomy_of_a_memorizing_and_a_fourier_maximum():
+    split = ModularTask(11).split(n_train=30, seed=0)
+    a, b = (int(x) for x in split.train_pairs[0])
+    focused = torch.zeros(22)
+    focused[a], focused[11 + b] = 1.0, 1.0
+    w = torch.stack([focused / focused.norm(), fourier_feature(11, 2)])
+    parts = anatomy_of_maxima(w, split)
+    assert parts["kind"].tolist() == ["memorizing", "Fourier"]
+    assert parts.loc[0, "top_two_share"] == pytest.approx(1.0) and bool(parts.loc[0, "training_pair"])
+    assert parts["E"].tolist() == pytest.approx(energy(w, split).tolist())
+    assert parts["squares"].tolist() == pytest.approx(energy(w, split, "squares").tolist())
+
+
+def test_gradient_alignment_compares_each_loss_with_a_reference_and_the_li2_direction():
+    from grokkit.theory import gradient_alignment
+
+    run = train(TrainConfig(modulus=7, n_train=30, hidden=8, steps=4, eval_every=2), snapshot_every=2)
+    found = gradient_alignment(run, ["mse", "cross_entropy"])
+    assert list(found.columns) == ["step", "loss", "cosine_reference", "cosine_li2"]
+    assert list(found["step"]) == [0, 0, 2, 2, 4, 4] and list(found["loss"]) == ["mse", "cross_entropy"] * 3
+    assert found.loc[found["loss"] == "cross_entropy", "cosine_reference"].tolist() == pytest.approx([1.0] * 3)
+    net = run.snapshots[2]
+    expected = cosine(backprop_gradient(net, run.split, "mse"), li2_direction(net, run.split))
+    assert found.loc[2, "cosine_li2"] == expected
+    assert len(gradient_alignment(run, ["mse"], reference="multi_margin")) == 3  # the reference need not be listed
+    with pytest.raises(ValueError, match="snapshots"):
+        gradient_alignment(train(TrainConfig(modulus=7, n_train=30, hidden=8, steps=2, eval_every=2)), ["mse"])
+    with pytest.raises(ValueError, match="losses"):
+        gradient_alignment(run, ["nonsense"])
+    with pytest.raises(TypeError, match="TrainResult"):
+        gradient_alignment(run.model, ["mse"])
+
+
+def test_crossing_medians_are_taken_over_seeds_with_their_range():
+    found = pd.DataFrame(
+        {
+            "energy": ["E"] * 4 + ["E×"] * 2,
+            "crossing": ["stay", "stay", "reach", "reach", "stay", "stay"],
+            "modulus": [11] * 6,
+            "seed": [0, 1, 0, 1, 0, 1],
+            "n": [30.0, 40.0, 50.0, 70.0, 20.0, math.nan],
+        }
+    )
+    found["multiple"], found["fraction"] = found["n"] / mlnm(11), found["n"] / 121
+    medians = crossing_medians(found, "energy")
+    assert list(medians.columns) == ["energy", "crossing", "modulus", "n", "multiple", "low", "high", "fraction"]
+    assert medians[["energy", "crossing"]].values.tolist() == [["E", "stay"], ["E", "reach"], ["E×", "stay"]]
+    assert medians["n"].tolist() == [35.0, 60.0, 20.0]
+    assert medians.loc[1, "low"] == pytest.approx(50 / mlnm(11)) and medians.loc[1, "high"] == pytest.approx(70 / mlnm(11))
+    assert len(crossing_medians(found[found["energy"] == "E"])) == 2
+    with pytest.raises(ValueError, match="found lacks the columns"):
+        crossing_medians(found.drop(columns="fraction"), "energy")
+    with pytest.raises(TypeError, match="column name"):
+        crossing_medians(found, [1])
+
+
+def test_census_and_crossings_give_n_in_units_of_m_ln_m():
+    census = census_of_maxima(11, [20, 40], starts=4, steps=10)
+    assert census["multiple"].tolist() == pytest.approx([20 / mlnm(11), 40 / mlnm(11)])
+    crossings, _ = landscape_crossings(11, starts=4, steps=10, low=0.1, high=0.9, tolerance=2.0)
+    found = crossings.dropna(subset=["n"])
+    assert (found["multiple"] == found["n"] / mlnm(11)).all() and (found["fraction"] == found["n"] / 121).all()
+
+
+def test_alignment_summary_reads_the_first_and_last_step_and_the_peak():
+    from grokkit.theory import alignment_summary
+
+    alignment = pd.DataFrame(
+        {
+            "step": [0, 0, 2, 2, 4, 4],
+            "loss": ["mse", "cross_entropy"] * 3,
+            "cosine_reference": [0.9, 1.0, 0.5, 1.0, 0.1, 1.0],
+            "cosine_li2": [0.1, 0.2, 0.8, 0.6, 0.3, 0.4],
+        }
+    )
+    summary = alignment_summary(alignment)
+    assert list(summary.index) == ["mse", "cross_entropy"]
+    assert list(summary.columns) == ["cos_start", "cos_end", "li2_start", "li2_end", "li2_peak"]
+    assert summary.loc["mse"].tolist() == [0.9, 0.1, 0.1, 0.3, 0.8]
+    assert summary.loc["cross_entropy"].tolist() == [1.0, 1.0, 0.2, 0.4, 0.6]
+    with pytest.raises(ValueError, match="alignment lacks the columns"):
+        alignment_summary(alignment.drop(columns="cosine_li2"))
+    with pytest.raises(ValueError, match="one row per loss and step"):
+        alignment_summary(pd.concat([alignment, alignment]))
+    with pytest.raises(ValueError, match="NaN"):
+        alignment_summary(alignment.assign(cosine_li2=math.nan))
+    with pytest.raises(TypeError, match="DataFrame"):
+        alignment_summary(alignment.to_dict())

@@ -13,6 +13,7 @@ from _build/cache.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import hashlib
 import importlib.metadata
@@ -30,6 +31,8 @@ import nbformat
 import papermill
 import yaml
 
+from grokkit.results import compare
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
 STAGE = BUILD / "source"
@@ -44,10 +47,12 @@ class BuildError(RuntimeError):
 
 def toc_files(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
     """Every page of the table of contents (root first), as paths relative to the root without suffix."""
+
     def walk(node: object) -> list[str]:
         if isinstance(node, dict):
             return ([node["file"]] if "file" in node else []) + [f for value in node.values() for f in walk(value)]
         return [f for item in node for f in walk(item)] if isinstance(node, list) else []
+
     toc = yaml.safe_load(toc_path.read_text())
     return [toc["root"], *walk(toc.get("parts", toc.get("chapters", [])))]
 
@@ -85,8 +90,12 @@ def execute(notebook: Path, output: Path, parameters: dict[str, object], workdir
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         papermill.execute_notebook(
-            str(notebook), str(output), parameters=parameters, cwd=str(workdir),
-            kernel_name="python3", progress_bar=False,
+            str(notebook),
+            str(output),
+            parameters=parameters,
+            cwd=str(workdir),
+            kernel_name="python3",
+            progress_bar=False,
         )
     except papermill.PapermillExecutionError as error:
         raise BuildError(
@@ -127,6 +136,22 @@ def input_hash(notebook: Path, parameters: dict[str, object], env: str | None = 
     return digest.hexdigest()[:16]
 
 
+def cache_entry(entry: Path, name: str) -> dict[str, float] | None:
+    """The metadata of a complete cache entry for notebook ``name``, or None for a missing or damaged one.
+
+    A build writes meta.json last and renames the entry into place, so an interrupted build leaves no
+    entry; the checks here catch one damaged afterwards (a file deleted or truncated), which is then
+    executed again rather than failing the build or staging a broken page.
+    """
+    try:
+        meta = json.loads((entry / "meta.json").read_text())
+        json.loads((entry / f"{name}.results.json").read_text())
+        nbformat.read(entry / f"{name}.ipynb", as_version=4)
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and isinstance(meta.get("seconds"), (int, float)) else None
+
+
 @dataclass
 class Executed:
     name: str
@@ -140,12 +165,13 @@ def run_notebook(entry: str) -> Executed:
     source = ROOT / f"{entry}.ipynb"
     name = source.stem
     target = STAGE / f"{entry}.ipynb"
+    results_name = f"{name}.results.json"
     parameters = {"results_dir": "."}
     if "cache_dir" in papermill.inspect_notebook(str(source)):  # notebooks that sweep share one run cache
         parameters["cache_dir"] = str(BUILD / "runs")
     cached = CACHE / f"{name}-{input_hash(source, parameters)}"
-    if (cached / "meta.json").exists():
-        meta = json.loads((cached / "meta.json").read_text())
+    meta = cache_entry(cached, name)
+    if meta is not None:
         status = "reused from cache"
     else:
         scratch = BUILD / "run" / name
@@ -153,23 +179,21 @@ def run_notebook(entry: str) -> Executed:
         start = time.perf_counter()
         execute(source, scratch / source.name, parameters, scratch)
         meta = {"seconds": round(time.perf_counter() - start, 1)}
+        if not (scratch / results_name).exists():
+            raise BuildError(f"{name} did not write {results_name}; every notebook must save its KeyResults")
+        partial = cached.with_name(f"{cached.name}.tmp")
+        shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted build: none of it may leak in
+        shutil.copytree(scratch, partial)
+        (partial / "meta.json").write_text(json.dumps(meta))
         shutil.rmtree(cached, ignore_errors=True)
-        shutil.copytree(scratch, cached.with_suffix(".tmp"), dirs_exist_ok=True)
-        (cached.with_suffix(".tmp") / "meta.json").write_text(json.dumps(meta))
-        cached.with_suffix(".tmp").rename(cached)  # the cache entry appears only once it is complete
+        partial.rename(cached)  # the cache entry appears only once it is complete
         status = "executed"
     shutil.copy(cached / source.name, target)
-    results_file = cached / f"{name}.results.json"
-    if not results_file.exists():
-        raise BuildError(f"{name} did not write {results_file.name}; every notebook must save its KeyResults")
-    return Executed(name, status, meta["seconds"], json.loads(results_file.read_text()))
+    return Executed(name, status, meta["seconds"], json.loads((cached / results_name).read_text()))
 
 
 def compare_with_reference(record: Executed) -> list[str]:
     """Readable lines for every key result that drifted from its committed reference."""
-    sys.path.insert(0, str(ROOT / "src"))
-    from grokkit.results import compare
-
     reference_file = REFERENCES / f"{record.name}.json"
     if not reference_file.exists():
         return [f"{record.name}: no reference file {reference_file.relative_to(ROOT)} (run `make update-references`)"]
@@ -211,9 +235,7 @@ def student_config() -> Path:
     and no page sources to download (``_sources/*.md`` would still hold the solutions)."""
     config = yaml.safe_load((STAGE / "_config.yml").read_text())
     sphinx = config.setdefault("sphinx", {})
-    sphinx.setdefault("config", {}).update(
-        hide_solutions=True, html_copy_source=False, html_theme_options={"use_download_button": False}
-    )
+    sphinx.setdefault("config", {}).update(hide_solutions=True, html_copy_source=False, html_theme_options={"use_download_button": False})
     sphinx["recursive_update"] = True  # merge html_theme_options into Jupyter Book's, do not replace them
     local = sphinx.get("local_extensions") or {}
     for name, folder in local.items():  # Jupyter Book reads these relative to the config file
@@ -237,8 +259,11 @@ def build(solutions: bool = True, pdf: bool = False) -> None:
     records = execute_all()
     drifts = [line for record in records for line in compare_with_reference(record)]
     if drifts:
-        raise BuildError("key results drifted from notebooks/reference:\n  " + "\n  ".join(drifts)
-                         + "\nIf the change is intended, run `make update-references` and commit the result.")
+        raise BuildError(
+            "key results drifted from notebooks/reference:\n  "
+            + "\n  ".join(drifts)
+            + "\nIf the change is intended, run `make update-references` and commit the result."
+        )
     write_report(records)
     command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(STAGE), "--warningiserror", "--keep-going"]
     if not solutions:
@@ -265,23 +290,51 @@ def update_references() -> None:
     for record in execute_all():
         path = REFERENCES / f"{record.name}.json"
         old = json.loads(path.read_text()) if path.exists() else {}
-        new = {key: {**old.get(key, {"abs": 0.0, "rel": 0.0, "why": "state a tolerance and its reason"}), "value": value}
-               for key, value in record.results.items()}
+        new = {
+            key: {**old.get(key, {"abs": 0.0, "rel": 0.0, "why": "state a tolerance and its reason"}), "value": value}
+            for key, value in record.results.items()
+        }
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(new, indent=2, ensure_ascii=False) + "\n")
         print(f"[book] wrote {path.relative_to(ROOT)}")
 
 
-if __name__ == "__main__":
-    usage = "usage: python tools/book.py {build [--no-solutions | --pdf] | update-references}"
-    command, options = (sys.argv[1] if len(sys.argv) > 1 else ""), sys.argv[2:]
-    if command == "build" and set(options) <= {"--no-solutions", "--pdf"}:
-        action = lambda: build(solutions="--no-solutions" not in options, pdf="--pdf" in options)  # noqa: E731
-    elif command == "update-references" and not options:
-        action = update_references
-    else:
-        sys.exit(usage)
+def main(argv: list[str] | None = None) -> None:
+    """The command line of the Makefile's book targets; a BuildError ends it with one readable line."""
+    parser = argparse.ArgumentParser(
+        prog="python tools/book.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    build_command = commands.add_parser(
+        "build",
+        help="execute (or reuse) the notebooks, check their key results and render the book (`make book`)",
+        description="Execute (or reuse from _build/cache) every notebook of _toc.yml, compare its key results with "
+        "notebooks/reference, and render the HTML book into _build/html.",
+    )
+    edition = build_command.add_mutually_exclusive_group()
+    edition.add_argument(
+        "--no-solutions",
+        dest="solutions",
+        action="store_false",
+        help="the student edition, every exercise solution left out, into _build/student/html (`make book-student`)",
+    )
+    edition.add_argument("--pdf", action="store_true", help="a PDF into _build/latex/book.pdf (`make pdf`; needs XeLaTeX, see README.md)")
+    build_command.set_defaults(action=lambda options: build(solutions=options.solutions, pdf=options.pdf))
+    references_command = commands.add_parser(
+        "update-references",
+        help="execute the notebooks and accept their key results as notebooks/reference (`make update-references`)",
+        description="Execute (or reuse) every notebook and write its key results to notebooks/reference/<name>.json, "
+        "keeping the tolerances and their reasons already stated there.",
+    )
+    references_command.set_defaults(action=lambda options: update_references())
+    options = parser.parse_args(argv)
     try:
-        action()
+        options.action(options)
     except BuildError as error:
         sys.exit(f"[book] BUILD FAILED: {error}")
+
+
+if __name__ == "__main__":
+    main()

@@ -5,8 +5,8 @@ from .losses import LOSSES
 from .metrics import first_step_reaching
 from .models import ACTIVATIONS, TwoLayerNet
 from .results import KeyResults
+from .sweep import grid, histories, random_configs, runs_table, sweep
 from .tasks import OPERATIONS, ModularTask, Split
-from .sweep import grid, histories, sweep
 from .train import OPTIMIZERS, TrainConfig, TrainResult, train, train_many
 
 __version__ = "0.1.0"
@@ -28,5 +28,7 @@ __all__ = [
     "train_many",
     "grid",
     "histories",
+    "random_configs",
+    "runs_table",
     "sweep",
 ]

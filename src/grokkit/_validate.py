@@ -6,7 +6,7 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -60,6 +60,10 @@ def check_float(
     return value
 
 
+@overload
+def check_bool(name: str, value: Any, *, optional: Literal[False] = False) -> bool: ...
+@overload
+def check_bool(name: str, value: Any, *, optional: bool) -> bool | None: ...
 def check_bool(name: str, value: Any, *, optional: bool = False) -> bool | None:
     """Return ``value`` if it is a bool (or ``None`` when ``optional``); raise naming ``name`` otherwise."""
     if optional and value is None:
@@ -97,7 +101,9 @@ def check_sequence(name: str, value: Any, *, what: str = "values", minimum: int 
 def check_pairs(name: str, pairs: Any, modulus: int, width: int = 2) -> torch.Tensor:
     """Return ``pairs`` if it is an integer tensor of shape (n, width) with entries in [0, modulus)."""
     if not isinstance(pairs, torch.Tensor) or pairs.dtype.is_floating_point or pairs.dtype.is_complex or pairs.dtype == torch.bool:
-        raise TypeError(f"{name} must be an integer torch.Tensor of shape (n, {width}), got {type(pairs).__name__} {getattr(pairs, 'dtype', '')}".rstrip())
+        raise TypeError(
+            f"{name} must be an integer torch.Tensor of shape (n, {width}), got {type(pairs).__name__} {getattr(pairs, 'dtype', '')}".rstrip()
+        )
     if pairs.dim() != 2 or pairs.shape[1] != width:
         raise ValueError(f"{name} must have shape (n, {width}), got {tuple(pairs.shape)}")
     if pairs.numel() and (int(pairs.min()) < 0 or int(pairs.max()) >= modulus):
@@ -162,10 +168,11 @@ def memory_limit(device: str | torch.device | None = None) -> int:
 
 
 def _bytes(n: int) -> str:
+    size: float = n
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{n:.3g} {unit}" if unit != "B" else f"{n} B"
-        n /= 1024
+        if size < 1024 or unit == "PiB":
+            return f"{size:.3g} {unit}" if unit != "B" else f"{size} B"
+        size /= 1024
     raise AssertionError  # pragma: no cover
 
 
@@ -177,9 +184,7 @@ def check_memory(what: str, n_bytes: int, device: str | torch.device | None = No
     limit = memory_limit(device)
     if n_bytes > limit:
         where = "the GPU" if device is not None and torch.device(device).type == "cuda" else "this machine"
-        raise ValueError(
-            f"{what} would need about {_bytes(n_bytes)} of memory, more than the {_bytes(limit)} {where} has; choose smaller sizes"
-        )
+        raise ValueError(f"{what} would need about {_bytes(n_bytes)} of memory, more than the {_bytes(limit)} {where} has; choose smaller sizes")
 
 
 def check_path(name: str, value: Any) -> Path:
@@ -217,3 +222,17 @@ def check_name(name: str, value: Any) -> str:
     if not value.strip() or value in (".", "..") or any(c in value for c in "/\\\0") or os.path.isabs(value) or (os.altsep and os.altsep in value):
         raise ValueError(f"{name} must be a plain, non-empty file name without '/', '\\' or '..' (it names a file in its folder), got {value!r}")
     return value
+
+
+def check_numbers(name: str, values: object, *, ndim: int) -> np.ndarray:
+    """``values`` as a float array with ``ndim`` dimensions; a TypeError naming ``name`` if they are not numbers."""
+    array = np.asarray(values)
+    if array.dtype == object:  # numbers mixed with other things: each must be a real number itself
+        if not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in array.flat):
+            raise TypeError(f"{name} must hold numbers, got a {type(values).__name__} holding other objects")
+    elif array.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold numbers, got {array.dtype} values")
+    array = array.astype(float)
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {array.shape}")
+    return array

@@ -56,8 +56,8 @@ def usable_cpus() -> list[int]:
 def _cgroup_quota() -> float | None:
     """CPUs allowed by a cgroup quota (v2 ``cpu.max`` or v1 ``cfs_quota_us``), or ``None`` if unlimited."""
     try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        return None if quota == "max" else int(quota) / int(period)
+        max_quota, max_period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        return None if max_quota == "max" else int(max_quota) / int(max_period)
     except (OSError, ValueError):
         pass
     try:

@@ -1,5 +1,9 @@
 """The Fourier view of modular addition: which frequencies a network uses, and what is left without them.
 
+Spectra of the hidden nodes (:func:`node_spectrum`, :func:`fourier_concentration`, :data:`FOURIER_NODE`),
+key frequencies of the logits, projections on frequencies, pruning, Nanda et al.'s progress measures,
+single Fourier features and the hand-built Fourier network.
+
 A real function on Z_M (M odd) is a constant plus, for each frequency k = 1 … (M − 1)/2, a cosine and
 a sine of angle 2πk·x/M. A network that has grokked (a + b) mod M computes its answer from a few such
 frequencies (Nanda et al. 2023); these tools find them, keep or remove them, build the algorithm by
@@ -10,7 +14,7 @@ excluded loss, exactly as they define and evaluate them) beside an a + b − c v
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import pandas as pd
 import torch
@@ -20,14 +24,12 @@ from ._validate import (
     check_choice,
     check_float,
     check_float_tensor,
-    check_frame,
     check_int,
     check_labels,
     check_memory,
     check_pairs,
 )
 from .losses import LOSSES
-from .metrics import node_spectrum
 from .models import TwoLayerNet
 
 
@@ -35,8 +37,12 @@ def _check_frequencies(frequencies: Sequence[int], modulus: int, name: str = "fr
     if isinstance(frequencies, (str, bytes)) or not isinstance(frequencies, Sequence):
         raise TypeError(f"{name} must be a sequence of ints, got {type(frequencies).__name__}")
     top = (modulus - 1) // 2
-    ks = [check_int(f"{name} entry", int(k) if isinstance(k, torch.Tensor) and k.numel() == 1 and not k.dtype.is_floating_point else k,
-                    minimum=1, maximum=top) for k in frequencies]
+    ks = [
+        check_int(
+            f"{name} entry", int(k) if isinstance(k, torch.Tensor) and k.numel() == 1 and not k.dtype.is_floating_point else k, minimum=1, maximum=top
+        )
+        for k in frequencies
+    ]
     repeated = sorted({k for k in ks if ks.count(k) > 1})
     if repeated:
         raise ValueError(f"{name} must list each frequency once, got {repeated} more than once")
@@ -85,25 +91,6 @@ def _projector64(modulus: int, frequencies: Sequence[int], constant: bool) -> to
     return kept.t() @ kept
 
 
-def keep_frequencies(network: TwoLayerNet, frequencies: Sequence[int]) -> TwoLayerNet:
-    """A copy of ``network`` whose weights on a, on b and on the output classes keep only the listed
-    frequencies (and the constant): the network described by its Fourier coefficients at those frequencies."""
-    m = _check_network(network).modulus
-    keep = projector(m, frequencies)
-    pruned = TwoLayerNet(m, network.hidden, network.activation, inputs=network.inputs)
-    with torch.no_grad():
-        pruned.W.copy_(torch.cat([block @ keep for block in network.W.detach().split(m, dim=1)], dim=1))
-        pruned.V.copy_(keep @ network.V.detach())
-    return pruned
-
-
-def description_size(network: TwoLayerNet, frequencies: Sequence[int]) -> int:
-    """Real numbers that describe ``keep_frequencies(network, frequencies)``: per node, a constant plus a
-    cosine and a sine per frequency for each of its weight vectors (on a, on b, to the outputs)."""
-    _check_network(network)
-    return (network.inputs + 1) * network.hidden * (1 + 2 * len(_check_frequencies(frequencies, network.modulus)))
-
-
 def strongest_node_frequencies(network: TwoLayerNet, per_node: int) -> torch.Tensor:
     """Each hidden node's ``per_node`` strongest non-constant frequencies, strongest first, ``(K, per_node)``."""
     if not isinstance(network, TwoLayerNet):
@@ -115,7 +102,7 @@ def strongest_node_frequencies(network: TwoLayerNet, per_node: int) -> torch.Ten
 def keep_node_frequencies(network: TwoLayerNet, per_node: int) -> TwoLayerNet:
     """A copy of ``network`` in which each hidden node keeps only its ``per_node`` strongest frequencies
     (ranked by :func:`grokkit.metrics.node_spectrum`) and the constant, on a, on b and to the outputs."""
-    return mask_node_frequencies(network, strongest_node_frequencies(network, per_node), keep=True)
+    return mask_node_frequencies(_check_network(network), strongest_node_frequencies(network, per_node), keep=True)
 
 
 def mask_node_frequencies(network: TwoLayerNet, frequencies: torch.Tensor, *, keep: bool) -> TwoLayerNet:
@@ -123,8 +110,14 @@ def mask_node_frequencies(network: TwoLayerNet, frequencies: torch.Tensor, *, ke
     (``keep=False``) the frequencies in row j of ``frequencies`` ``(K, r)``, in all three weight vectors."""
     m, top = _check_network(network).modulus, (network.modulus - 1) // 2
     keep = check_bool("keep", keep)
-    if (not isinstance(frequencies, torch.Tensor) or frequencies.dim() != 2 or frequencies.shape[0] != network.hidden
-            or frequencies.dtype.is_floating_point or frequencies.dtype.is_complex or frequencies.dtype == torch.bool):
+    if (
+        not isinstance(frequencies, torch.Tensor)
+        or frequencies.dim() != 2
+        or frequencies.shape[0] != network.hidden
+        or frequencies.dtype.is_floating_point
+        or frequencies.dtype.is_complex
+        or frequencies.dtype == torch.bool
+    ):
         raise ValueError(f"frequencies must be a ({network.hidden}, r) integer tensor, one row per node")
     if frequencies.numel() and (int(frequencies.min()) < 1 or int(frequencies.max()) > top):
         raise ValueError(f"frequencies must be between 1 and {top}")
@@ -184,22 +177,57 @@ def logit_power(logits: torch.Tensor) -> torch.Tensor:
     These are the directions of the Fourier algorithm; a network that uses frequency k puts power there.
     """
     m = _check_table(logits)
-    centred = logits - logits.mean(dim=2, keepdim=True)  # a shift over classes changes no prediction
-    exact = logits.detach().double()  # centred in double too, so that logits equal over classes give exactly zero
+    centered = logits - logits.mean(dim=2, keepdim=True)  # a shift over classes changes no prediction
+    exact = logits.detach().double()  # centered in double too, so that logits equal over classes give exactly zero
     if not bool((exact - exact.mean(dim=2, keepdim=True)).ne(0).any()):
         raise ValueError("logits are the same for every class of every pair, so they have no power to share among frequencies")
-    _, means = _by_sum(centred, minus_c=True)
+    _, means = _by_sum(centered, minus_c=True)
     coefficients = (fourier_basis(m).to(logits.dtype) @ means)[1:].pow(2).view(-1, 2).sum(dim=1)
-    return coefficients * m * m / centred.pow(2).sum()
+    return coefficients * m * m / centered.pow(2).sum()
 
 
 def key_frequencies(logits: torch.Tensor, share: float = 0.9) -> list[int]:
     """The fewest frequencies (strongest first) that together carry ``share`` of the (a + b − c) power."""
     share = check_float("share", share, minimum=0, maximum=1, open_min=True)
-    power = logit_power(logits)
+    return _fewest_carrying(logit_power(logits), share)
+
+
+def _fewest_carrying(power: torch.Tensor, share: float) -> list[int]:
+    """The fewest frequencies (``power[i]`` is frequency i + 1's) that together carry ``share`` of the
+    total, strongest first; returned in ascending order."""
     order = power.argsort(descending=True)
     enough = int((power[order].cumsum(0) < share * power.sum()).sum()) + 1
     return sorted(int(k) + 1 for k in order[:enough])
+
+
+def weight_frequencies(network: TwoLayerNet, share: float = 0.9) -> list[int]:
+    """The fewest frequencies that together carry ``share`` of the hidden weights' non-constant power,
+    summed over nodes (:func:`node_spectrum`): the frequencies a network's first layer is made of. A
+    network that has grokked needs a handful; one that memorized needs most of them."""
+    share = check_float("share", share, minimum=0, maximum=1, open_min=True)
+    power = node_spectrum(_check_network(network))[:, 1:].sum(dim=0)
+    if not bool(power.ne(0).any()):
+        raise ValueError("network has no power at any non-constant frequency, so no frequencies carry a share of it")
+    return _fewest_carrying(power, share)
+
+
+def frequency_share(network: TwoLayerNet, frequencies: torch.Tensor) -> torch.Tensor:
+    """Each hidden node's share of its weight power at one frequency, ``(K,)``: node j at ``frequencies[j]``
+    (for example its final frequency, to watch nodes lock onto it during training)."""
+    _check_network(network)
+    top = network.modulus // 2
+    if (
+        not isinstance(frequencies, torch.Tensor)
+        or frequencies.shape != (network.hidden,)
+        or frequencies.dtype.is_floating_point
+        or frequencies.dtype.is_complex
+        or frequencies.dtype == torch.bool
+    ):
+        raise ValueError(f"frequencies must be a ({network.hidden},) integer tensor, one frequency per node")
+    if int(frequencies.min()) < 0 or int(frequencies.max()) > top:
+        raise ValueError(f"frequencies must be between 0 and {top}, got values from {int(frequencies.min())} to {int(frequencies.max())}")
+    power = _nonzero_spectrum(network)
+    return power.gather(1, frequencies.view(-1, 1))[:, 0] / power.sum(dim=1)
 
 
 def variant_restricted_logits(logits: torch.Tensor, frequencies: Sequence[int]) -> torch.Tensor:
@@ -216,8 +244,6 @@ def variant_restricted_logits(logits: torch.Tensor, frequencies: Sequence[int]) 
     index, means = _by_sum(logits, minus_c=True)
     kept = projector(m, frequencies, constant=False).to(logits.dtype) @ means
     return kept[index]
-
-
 
 
 def _sum_projection(logits: torch.Tensor, frequencies: Sequence[int], *, constant: bool) -> torch.Tensor:
@@ -243,7 +269,7 @@ def nanda_restricted_logits(logits: torch.Tensor, frequencies: Sequence[int]) ->
     section 5.1); code: ``calculate_trig_loss`` in ``transformers.py`` (lines 407–416) of the authors'
     repository mechanistic-interpretability-grokking/progress-measures-paper, which sums
     ``get_component_cos_xpy`` and ``get_component_sin_xpy`` (``helpers.py``, lines 182–203: projection of
-    each class's column of the (M², M) logits on the normalised cos/sin (a + b) direction) and adds back
+    each class's column of the (M², M) logits on the normalized cos/sin (a + b) direction) and adds back
     each class's mean over all pairs (``test_logits(..., bias_correction=True)``, lines 118–137). The
     restricted *loss*, :func:`nanda_restricted_loss`, is the loss of this table.
     """
@@ -262,8 +288,7 @@ def nanda_excluded_logits(logits: torch.Tensor, frequencies: Sequence[int]) -> t
     return logits - _sum_projection(logits, frequencies, constant=False)
 
 
-def nanda_restricted_loss(logits: torch.Tensor, frequencies: Sequence[int], loss: str = "cross_entropy",
-                          pairs: torch.Tensor | None = None) -> float:
+def nanda_restricted_loss(logits: torch.Tensor, frequencies: Sequence[int], loss: str = "cross_entropy", pairs: torch.Tensor | None = None) -> float:
     """Nanda et al.'s restricted loss: the mean ``loss`` of :func:`nanda_restricted_logits` on **all**
     M² pairs, as the authors' code evaluates it (``calculate_trig_loss`` with its default ``mode='all'``;
     the paper's section 5.1 names no split for it).
@@ -282,8 +307,7 @@ def nanda_restricted_loss(logits: torch.Tensor, frequencies: Sequence[int], loss
     return table_loss(table, pairs, loss)
 
 
-def nanda_excluded_loss(logits: torch.Tensor, frequencies: Sequence[int], train_pairs: torch.Tensor,
-                        loss: str = "cross_entropy") -> float:
+def nanda_excluded_loss(logits: torch.Tensor, frequencies: Sequence[int], train_pairs: torch.Tensor, loss: str = "cross_entropy") -> float:
     """Nanda et al.'s excluded loss: the mean ``loss`` of :func:`nanda_excluded_logits` on the
     **training** pairs (``test_logits(..., mode='train')`` in ``calculate_excluded_loss``).
 
@@ -300,9 +324,14 @@ def nanda_excluded_loss(logits: torch.Tensor, frequencies: Sequence[int], train_
     return table_loss(table, train_pairs, loss)
 
 
-def progress_measures(snapshots: Mapping[int, torch.nn.Module], modulus: int, frequencies: Sequence[int],
-                      train_pairs: torch.Tensor, loss: str = "cross_entropy",
-                      test_pairs: torch.Tensor | None = None) -> pd.DataFrame:
+def progress_measures(
+    snapshots: Mapping[int, torch.nn.Module],
+    modulus: int,
+    frequencies: Sequence[int],
+    train_pairs: torch.Tensor,
+    loss: str = "cross_entropy",
+    test_pairs: torch.Tensor | None = None,
+) -> pd.DataFrame:
     """The progress measures of every saved copy of a network, one row per step in ascending order.
 
     Columns: ``step``; ``restricted loss`` and ``excluded loss``, Nanda et al.'s measures as they define
@@ -338,40 +367,34 @@ def progress_measures(snapshots: Mapping[int, torch.nn.Module], modulus: int, fr
     rows = []
     for step in sorted(steps):
         table = logit_table(snapshots[step], m)
-        row = {"step": step,
-               "restricted loss": nanda_restricted_loss(table, ks, loss),
-               "excluded loss": nanda_excluded_loss(table, ks, train_pairs, loss),
-               "variant restricted loss": table_loss(variant_restricted_logits(table, ks), everything, loss)}
+        row = {
+            "step": step,
+            "restricted loss": nanda_restricted_loss(table, ks, loss),
+            "excluded loss": nanda_excluded_loss(table, ks, train_pairs, loss),
+            "variant restricted loss": table_loss(variant_restricted_logits(table, ks), everything, loss),
+        }
         if test_pairs is not None:
             row["restricted loss on test pairs"] = nanda_restricted_loss(table, ks, loss, test_pairs)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def first_step_moving(frame: pd.DataFrame, column: str, fraction: float = 0.1) -> int:
-    """The first recorded step at which ``column`` has covered ``fraction`` of its way from its first to
-    its last value (downwards if it ends lower, upwards if it ends higher).
+def run_progress_measures(run: object, frequencies: Sequence[int], *, on_test_pairs: bool = False) -> pd.DataFrame:
+    """:func:`progress_measures` of a finished run's snapshots (a :class:`grokkit.TrainResult` or a
+    :class:`grokkit.transformer.TransformerResult`, trained with ``snapshot_every``), with its training
+    loss, its training pairs (and its test pairs, if ``on_test_pairs``), joined on ``step`` with its
+    history: one table for the losses and accuracies of every recorded step."""
+    from .train import TrainResult
+    from .transformer import TransformerResult
 
-    A threshold relative to each curve's own range lets curves in different units (a loss, an accuracy)
-    be compared on when they *start to move*; an absolute threshold would favour whichever curve has the
-    larger scale.
-    """
-    frame = check_frame("frame", frame, ["step"], what="one row per recorded step")
-    if not isinstance(column, str) or column == "step" or column not in frame.columns:
-        raise ValueError(f"column must be one of {sorted(str(c) for c in frame.columns if c != 'step')}, got {column!r}")
-    fraction = check_float("fraction", fraction, minimum=0, maximum=1)
-    values = frame[column]
-    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        raise ValueError(f"column {column!r} of frame must hold numbers, got dtype {values.dtype}")
-    if values.isna().any() or frame["step"].isna().any() or not bool(values.map(math.isfinite).all()):
-        raise ValueError(f"frame must not have missing or infinite values in 'step' or {column!r}")
-    ordered = frame.sort_values("step")
-    start, end = float(ordered[column].iloc[0]), float(ordered[column].iloc[-1])
-    if start == end:
-        raise ValueError(f"frame column {column!r} ends where it starts ({start}), so it has no way to cover")
-    level = start + fraction * (end - start)
-    hit = ordered[column] <= level if end < start else ordered[column] >= level
-    return int(ordered.loc[hit, "step"].iloc[0])
+    if not isinstance(run, (TrainResult, TransformerResult)):
+        raise TypeError(f"run must be a TrainResult or a TransformerResult, got {type(run).__name__}")
+    if not run.snapshots:
+        raise ValueError("run has no snapshots; train it with snapshot_every=k to keep copies of the network")
+    loss = getattr(run.config, "loss", "cross_entropy")  # the transformer is trained on cross-entropy
+    test_pairs = run.split.test_pairs if check_bool("on_test_pairs", on_test_pairs) else None
+    measures = progress_measures(run.snapshots, run.config.modulus, frequencies, run.split.train_pairs, loss, test_pairs=test_pairs)
+    return measures.merge(run.history, on="step")
 
 
 def table_loss(logits: torch.Tensor, pairs: torch.Tensor, loss: str = "cross_entropy") -> float:
@@ -384,16 +407,22 @@ def table_loss(logits: torch.Tensor, pairs: torch.Tensor, loss: str = "cross_ent
     return float(LOSSES[loss](logits[a, b], (a + b) % m).mean())
 
 
-def fourier_plane(embeddings: torch.Tensor, frequency: int) -> torch.Tensor:
-    """Token embeddings ``(M, d)`` projected on the plane of frequency k: the span of Σ_x cos(2πkx/M) e_x
-    and Σ_x sin(2πkx/M) e_x, in orthonormal coordinates, ``(M, 2)``. A network that uses frequency k
-    places the tokens on a circle there, in the order of k·x mod M."""
+def _check_embeddings(embeddings: object) -> int:
+    """The modulus M of token embeddings ``(M, d)``: a finite float tensor with one row per token of Z_M, M odd."""
     if not isinstance(embeddings, torch.Tensor) or embeddings.dim() != 2 or not embeddings.dtype.is_floating_point:
         raise TypeError("embeddings must be a 2-D float tensor (tokens × dimensions)")
     check_float_tensor("embeddings", embeddings, dim=2, shape="(M, d)")
     m = embeddings.shape[0]
     if m < 3 or m % 2 == 0:
         raise ValueError(f"embeddings must have one row per token of Z_M with M odd and >= 3, got {m} rows")
+    return m
+
+
+def fourier_plane(embeddings: torch.Tensor, frequency: int) -> torch.Tensor:
+    """Token embeddings ``(M, d)`` projected on the plane of frequency k: the span of Σ_x cos(2πkx/M) e_x
+    and Σ_x sin(2πkx/M) e_x, in orthonormal coordinates, ``(M, 2)``. A network that uses frequency k
+    places the tokens on a circle there, in the order of k·x mod M."""
+    m = _check_embeddings(embeddings)
     (k,) = _check_frequencies([frequency], m, "frequency")
     e = embeddings.detach().double()
     plane = fourier_basis(m).double()[2 * k - 1 : 2 * k + 1] @ e  # (2, d)
@@ -401,6 +430,28 @@ def fourier_plane(embeddings: torch.Tensor, frequency: int) -> torch.Tensor:
         raise ValueError(f"embeddings have no component at frequency {k} (they are zero or constant there), so the plane is undefined")
     basis, _ = torch.linalg.qr(plane.t())  # (d, 2), orthonormal
     return (e @ basis).float()
+
+
+def token_embeddings(model: torch.nn.Module) -> torch.Tensor:
+    """Each token's input embedding, ``(M, d)``: for a :class:`TwoLayerNet`, column a of the first block of
+    W (the weights on a, so d = K); for the one-layer transformer, its token embedding (without ``=``)."""
+    from .transformer import OneLayerTransformer
+
+    if isinstance(model, TwoLayerNet):
+        return model.W.detach()[:, : model.modulus].t()
+    if isinstance(model, OneLayerTransformer):
+        return model.embed.detach()[: model.modulus]
+    raise TypeError(f"model must be a TwoLayerNet or a OneLayerTransformer, got {type(model).__name__}")
+
+
+def embedding_spectrum(embeddings: torch.Tensor) -> torch.Tensor:
+    """Share of token embeddings' power ``(M, d)`` at each frequency k = 1 … (M − 1)/2 (the constant
+    left out), ``((M − 1)/2,)``: how the tokens vary along cos and sin of 2πk·x/M, summed over dimensions."""
+    m = _check_embeddings(embeddings)
+    if not bool(embeddings.ne(embeddings[:1]).any()):  # every token alike: only the constant, up to round-off
+        raise ValueError("embeddings have no power at any non-constant frequency (they are the same for every token)")
+    power = (fourier_basis(m).to(embeddings.dtype) @ embeddings.detach()).pow(2).sum(dim=1)[1:].view(-1, 2).sum(dim=1)
+    return power / power.sum()
 
 
 def fourier_network(modulus: int, frequencies: Sequence[int]) -> TwoLayerNet:
@@ -447,6 +498,11 @@ def frequencies_needed(network: TwoLayerNet, pairs: torch.Tensor, labels: torch.
     ``accuracy`` of the given pairs correctly (``None`` if even all of them do not): with
     :func:`node_description_size`, the length of the network's shortest description of this kind."""
     accuracy = check_float("accuracy", accuracy, minimum=0, maximum=1)
+    return next((r for r, correct in _pruned_accuracies(network, pairs, labels) if correct >= accuracy), None)
+
+
+def _pruned_accuracies(network: TwoLayerNet, pairs: torch.Tensor, labels: torch.Tensor) -> Iterator[tuple[int, float]]:
+    """(r, accuracy of ``keep_node_frequencies(network, r)`` on the pairs) for r = 1 … (M − 1)/2, lazily."""
     _check_network(network)
     pairs = check_pairs("pairs", pairs, network.modulus, network.inputs)
     if pairs.shape[0] == 0:
@@ -454,7 +510,192 @@ def frequencies_needed(network: TwoLayerNet, pairs: torch.Tensor, labels: torch.
     labels = check_labels("labels", labels, network.modulus, pairs.shape[0])
     for r in range(1, (network.modulus - 1) // 2 + 1):
         with torch.no_grad():
-            correct = (keep_node_frequencies(network, r)(pairs).argmax(dim=1) == labels).float().mean()
-        if float(correct) >= accuracy:
-            return r
-    return None
+            yield r, float((keep_node_frequencies(network, r)(pairs).argmax(dim=1) == labels).float().mean())
+
+
+def pruning_curve(network: TwoLayerNet, pairs: torch.Tensor, labels: torch.Tensor) -> pd.DataFrame:
+    """Accuracy on the given pairs when every node keeps only its r strongest frequencies, for each
+    r = 1 … (M − 1)/2: columns ``per_node`` (r), ``accuracy`` (a fraction) and ``numbers``
+    (:func:`node_description_size`). :func:`frequencies_needed` is the first r that reaches a level."""
+    return pd.DataFrame(
+        [
+            {"per_node": r, "accuracy": correct, "numbers": node_description_size(network, r)}
+            for r, correct in _pruned_accuracies(network, pairs, labels)
+        ]
+    )
+
+
+ABLATIONS = ("trained", "each node keeps only its own frequency", "each node loses its own frequency", "each node loses one other frequency")
+"""The networks :func:`frequency_ablations` returns, in order."""
+
+
+def frequency_ablations(network: TwoLayerNet, *, seed: int = 0) -> dict[str, TwoLayerNet]:
+    """The network and three copies that test whether its nodes' own frequencies are its algorithm,
+    keyed by :data:`ABLATIONS`: each node keeps only its strongest frequency (and the constant); each node
+    loses it; each node loses one other frequency, drawn uniformly from the rest with ``seed`` (the control)."""
+    top = (_check_network(network).modulus - 1) // 2
+    if top < 2:
+        raise ValueError(f"network must be for a modulus >= 5, so that a node has another frequency to lose, got {network.modulus}")
+    generator = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    own = strongest_node_frequencies(network, 1)
+    other = (own + torch.randint(1, top, own.shape, generator=generator) - 1) % top + 1
+    return dict(
+        zip(
+            ABLATIONS,
+            (
+                network,
+                keep_node_frequencies(network, 1),
+                mask_node_frequencies(network, own, keep=False),
+                mask_node_frequencies(network, other, keep=False),
+            ),
+            strict=True,
+        )
+    )
+
+
+FOURIER_NODE = 0.5
+"""A hidden node whose :func:`fourier_concentration` is at least this is a *Fourier node* (see the glossary):
+more of its power lies in one frequency than in all the others together."""
+
+
+def fourier_nodes(network: TwoLayerNet | torch.Tensor) -> float:
+    """The share of hidden nodes that are Fourier nodes (concentration ≥ :data:`FOURIER_NODE`)."""
+    return float((fourier_concentration(network) >= FOURIER_NODE).float().mean())
+
+
+def hidden_weights(network: TwoLayerNet | torch.Tensor) -> torch.Tensor:
+    """The hidden layer as a ``(K, 2M)`` tensor (row j: node j's weights on a, then on b)."""
+    if isinstance(network, TwoLayerNet):
+        return check_float_tensor("network", network.W.detach(), dim=2, shape="(K, 2M)")
+    if isinstance(network, torch.Tensor) and network.dtype.is_floating_point and network.dim() == 2 and network.shape[1] % 2 == 0:
+        if network.shape[1] < 4:
+            raise ValueError(f"network must have shape (K, 2M) with M >= 2, got {tuple(network.shape)}")
+        return check_float_tensor("network", network.detach(), dim=2, shape="(K, 2M)")
+    raise TypeError("network must be a TwoLayerNet or a float tensor of shape (K, 2M)")
+
+
+def node_spectrum(network: TwoLayerNet | torch.Tensor) -> torch.Tensor:
+    """Weight power of each hidden node per frequency k = 0 … ⌊M/2⌋, shape ``(K, ⌊M/2⌋ + 1)``.
+
+    Node j's weights on a and on b (and on a hint, if any) are length-M vectors; the power at k adds
+    their discrete-Fourier power at k and at M − k, so each row sums to the node's squared weight norm.
+    A bare tensor is read as weights on a and b.
+    """
+    weights = hidden_weights(network)
+    m = network.modulus if isinstance(network, TwoLayerNet) else weights.shape[1] // 2
+    power = torch.fft.rfft(weights.reshape(weights.shape[0], -1, m), dim=-1).abs().pow(2).sum(dim=1) / m
+    power[:, 1 : (m + 1) // 2] *= 2  # k and M − k carry the same power for real weights
+    return power
+
+
+def fourier_concentration(network: TwoLayerNet | torch.Tensor) -> torch.Tensor:
+    """Per hidden node, the fraction of its weight power in its strongest non-constant frequency, ``(K,)``.
+
+    A node that has become a Fourier feature scores near 1; a random node scores a few percent. A node
+    with all-zero weights has no concentration and is refused.
+    """
+    power = _nonzero_spectrum(network)
+    return power[:, 1:].max(dim=1).values / power.sum(dim=1)
+
+
+def _nonzero_spectrum(network: TwoLayerNet | torch.Tensor) -> torch.Tensor:
+    """:func:`node_spectrum`, refusing a network with a hidden node whose weights are all zero."""
+    power = node_spectrum(network)
+    zero = (power.sum(dim=1) == 0).nonzero().flatten()
+    if zero.numel():
+        raise ValueError(f"network has hidden node(s) {zero[:5].tolist()} with all-zero weights, whose frequency content is undefined")
+    return power
+
+
+VARYING = 1e-9
+"""A node whose non-constant power is below this share of its power is constant up to round-off."""
+
+
+def _varying(power: torch.Tensor) -> torch.Tensor:
+    """Which nodes have power at a non-constant frequency beyond float round-off (``power`` from :func:`node_spectrum`)."""
+    return power[:, 1:].sum(dim=1) > VARYING * power.sum(dim=1)
+
+
+def dominant_frequency(network: TwoLayerNet | torch.Tensor) -> torch.Tensor:
+    """Per hidden node, the non-constant frequency k ∈ 1 … ⌊M/2⌋ that carries most of its power, ``(K,)``.
+
+    A node with no power at any non-constant frequency (all zero, or constant) has none and is refused.
+    """
+    power = node_spectrum(network)
+    flat = (~_varying(power)).nonzero().flatten()
+    if flat.numel():
+        raise ValueError(f"network has hidden node(s) {flat[:5].tolist()} with no power at any non-constant frequency, so no dominant frequency")
+    return power[:, 1:].argmax(dim=1) + 1
+
+
+def distinct_frequencies(network: TwoLayerNet | torch.Tensor, concentration: float = FOURIER_NODE) -> int:
+    """How many different frequencies the network has learned: dominant frequencies of the nodes whose
+    concentration is at least ``concentration`` (a node without non-constant power has learned none)."""
+    concentration = check_float("concentration", concentration, minimum=0, maximum=1)
+    power = _nonzero_spectrum(network)
+    learned = _varying(power) & (power[:, 1:].max(dim=1).values / power.sum(dim=1) >= concentration)
+    return int((power[:, 1:].argmax(dim=1) + 1)[learned].unique().numel())
+
+
+def frequencies_over_training(result: object, concentration: float = FOURIER_NODE) -> pd.DataFrame:
+    """:func:`distinct_frequencies` of every snapshot of a finished run (a :class:`grokkit.TrainResult`
+    trained with ``snapshot_every``): one row per snapshot, in step order, columns ``step`` and ``frequencies``."""
+    from .train import TrainResult
+
+    if not isinstance(result, TrainResult):
+        raise TypeError(f"result must be a TrainResult, got {type(result).__name__}")
+    if not result.snapshots:
+        raise ValueError("result has no snapshots; train it with snapshot_every=k to keep copies of the network")
+    concentration = check_float("concentration", concentration, minimum=0, maximum=1)
+    rows = [{"step": step, "frequencies": distinct_frequencies(network, concentration)} for step, network in sorted(result.snapshots.items())]
+    return pd.DataFrame(rows)
+
+
+def frequency_locking(result: object) -> pd.DataFrame:
+    """How each hidden node locks onto the frequency it ends with: its share of weight power at its final
+    strongest frequency (:func:`frequency_share`) at every snapshot of a run (a :class:`grokkit.TrainResult`
+    trained with ``snapshot_every``). One row per node (indexed by node), sorted by final frequency; one
+    column per snapshot step, in step order."""
+    from .train import TrainResult
+
+    if not isinstance(result, TrainResult):
+        raise TypeError(f"result must be a TrainResult, got {type(result).__name__}")
+    if not result.snapshots:
+        raise ValueError("result has no snapshots; train it with snapshot_every=k to keep copies of the network")
+    final = strongest_node_frequencies(result.model, 1)[:, 0]
+    order = final.argsort(stable=True)
+    steps = sorted(result.snapshots)
+    locking = torch.stack([frequency_share(result.snapshots[step], final)[order] for step in steps], dim=1)
+    return pd.DataFrame(locking.numpy(), index=pd.Index(order.numpy(), name="node"), columns=steps)
+
+
+def top_frequency_share(run: object, count: int) -> pd.Series:
+    """The share of the token embeddings' Fourier power (:func:`embedding_spectrum` of
+    :func:`token_embeddings`) in the ``count`` frequencies strongest at the end of a run, at every snapshot
+    (a :class:`grokkit.TrainResult` or :class:`grokkit.transformer.TransformerResult` trained with
+    ``snapshot_every``): a Series indexed by step, in step order. It rises as the embedding becomes Fourier-sparse."""
+    from .train import TrainResult
+    from .transformer import TransformerResult
+
+    if not isinstance(run, (TrainResult, TransformerResult)):
+        raise TypeError(f"run must be a TrainResult or a TransformerResult, got {type(run).__name__}")
+    if not run.snapshots:
+        raise ValueError("run has no snapshots; train it with snapshot_every=k to keep copies of the network")
+    final = embedding_spectrum(token_embeddings(run.model))
+    count = check_int("count", count, minimum=1, maximum=len(final))
+    top = final.argsort(descending=True)[:count]
+    steps = sorted(run.snapshots)
+    return pd.Series([float(embedding_spectrum(token_embeddings(run.snapshots[step]))[top].sum()) for step in steps], index=steps, name="top share")
+
+
+def fourier_feature(modulus: int, frequency: int, *, phases: tuple[float, float] = (0.0, 0.0)) -> torch.Tensor:
+    """The unit-norm node weights [cos(2πka/M + φ₁), cos(2πkb/M + φ₂)] of a Fourier feature, shape (2M,)."""
+    check_int("modulus", modulus, minimum=3)
+    check_int("frequency", frequency, minimum=1, maximum=modulus // 2)
+    if not isinstance(phases, (tuple, list)) or len(phases) != 2:
+        raise TypeError(f"phases must be a tuple of two numbers (φ₁, φ₂), got {phases!r}")
+    phi = [check_float("phases", p) for p in phases]
+    check_memory(f"modulus={modulus}", 16 * modulus * torch.get_default_dtype().itemsize)
+    x = torch.arange(modulus, dtype=torch.get_default_dtype()) * (2 * math.pi * frequency / modulus)
+    w = torch.cat([torch.cos(x + phi[0]), torch.cos(x + phi[1])])
+    return w / w.norm()

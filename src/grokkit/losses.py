@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch.nn import functional as F
@@ -26,19 +27,19 @@ def _check_label_tensor(labels: object, n: int | None = None) -> None:
         raise ValueError(f"labels must have shape ({'n' if n is None else n},), one label per row of outputs, got {tuple(labels.shape)}")
 
 
-def centred_targets(labels: torch.Tensor, modulus: int) -> torch.Tensor:
+def centered_targets(labels: torch.Tensor, modulus: int) -> torch.Tensor:
     """Ỹ = onehot(y) − 1/M: one-hot targets with each row's mean removed."""
     modulus = check_int("modulus", modulus, minimum=2)
     _check_label_tensor(labels)
     check_memory(f"labels ({labels.shape[0]}) and modulus={modulus}", labels.shape[0] * modulus * 8)
     try:
-        return _centred_targets(labels, modulus)
+        return _centered_targets(labels, modulus)
     except RuntimeError:  # a label outside [0, M): say so, naming the argument
         check_labels("labels", labels, modulus)
         raise
 
 
-def _centred_targets(labels: torch.Tensor, modulus: int) -> torch.Tensor:
+def _centered_targets(labels: torch.Tensor, modulus: int) -> torch.Tensor:
     return F.one_hot(labels, modulus).to(torch.get_default_dtype()) - 1.0 / modulus
 
 
@@ -51,10 +52,19 @@ def _checked(loss: Loss) -> Loss:
     @functools.wraps(loss)
     def checked(outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         # one cheap test on the training path (metadata only, no pass over the values); details on failure
-        if not (isinstance(outputs, torch.Tensor) and isinstance(labels, torch.Tensor) and outputs.dtype.is_floating_point
-                and labels.dtype is torch.long and outputs.dim() == 2 and labels.dim() == 1 and labels.shape[0] == outputs.shape[0]):
+        if not (
+            isinstance(outputs, torch.Tensor)
+            and isinstance(labels, torch.Tensor)
+            and outputs.dtype.is_floating_point
+            and labels.dtype is torch.long
+            and outputs.dim() == 2
+            and labels.dim() == 1
+            and labels.shape[0] == outputs.shape[0]
+        ):
             if not isinstance(outputs, torch.Tensor) or not outputs.dtype.is_floating_point or outputs.dim() != 2:
-                raise TypeError(f"outputs must be a float torch.Tensor of shape (n, M), got {type(outputs).__name__} {tuple(getattr(outputs, 'shape', ()))}")
+                raise TypeError(
+                    f"outputs must be a float torch.Tensor of shape (n, M), got {type(outputs).__name__} {tuple(getattr(outputs, 'shape', ()))}"
+                )
             _check_label_tensor(labels, outputs.shape[0])
         try:
             return loss(outputs, labels)
@@ -67,8 +77,8 @@ def _checked(loss: Loss) -> Loss:
 
 @_checked
 def mse(outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Squared error to the centred one-hot target, summed over the M classes."""
-    return (outputs - _centred_targets(labels, outputs.shape[-1])).pow(2).sum(dim=-1)
+    """Squared error to the centered one-hot target, summed over the M classes."""
+    return (outputs - _centered_targets(labels, outputs.shape[-1])).pow(2).sum(dim=-1)
 
 
 @_checked
@@ -103,20 +113,42 @@ def alpha_weighted(outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     gets right with confidence stop pulling. In the spirit of Tian's α-CL, α is detached, so the value
     of this "loss" means nothing and no closed-form function has this gradient.
     """
-    error = (outputs - _centred_targets(labels, outputs.shape[-1])).detach()
+    error = (outputs - _centered_targets(labels, outputs.shape[-1])).detach()
     alpha = 1 - torch.softmax(outputs.detach(), dim=-1).gather(1, labels.view(-1, 1))
     return (alpha * error * outputs).sum(dim=-1)
 
 
 def register_loss(name: str, loss: Loss) -> None:
-    """Add ``loss`` to :data:`LOSSES` under a new ``name``, so that a ``TrainConfig`` can name it."""
+    """Add ``loss`` to :data:`LOSSES` under ``name``, so that a ``TrainConfig`` can name it.
+
+    Registering the same function again is a no-op, so a notebook cell that defines and registers a
+    loss can run twice; a name never changes its function, so configs that name it keep their meaning.
+    """
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"name must be a non-empty string, got {name!r}")
-    if name in LOSSES:
-        raise ValueError(f"a loss named {name!r} is already registered; choose another name")
     if not callable(loss):
         raise TypeError(f"loss must be a function of (outputs, labels), got {type(loss).__name__}")
-    LOSSES[name] = loss
+    if name in LOSSES and not _same_definition(LOSSES[name], loss):
+        raise ValueError(
+            f"name {name!r} is already registered to a different loss function; register the same function again "
+            f"(allowed, it does nothing) or choose a new name for this one"
+        )
+    LOSSES.setdefault(name, loss)
+
+
+def _same_definition(registered: Loss, loss: Loss) -> bool:
+    """Whether ``loss`` is ``registered`` or a second run of the same ``def`` or ``lambda``, as in a re-run notebook cell."""
+    try:
+        return loss is registered or bool(_definition(registered) == _definition(loss))
+    except (AttributeError, RuntimeError, TypeError, ValueError):  # not plain functions, or captured values (tensors) that do not compare
+        return False
+
+
+def _definition(function: Loss) -> tuple[object, ...]:
+    """What decides how a function behaves: its module, name and code, its defaults and the values it captured."""
+    f: Any = function
+    captured = tuple(cell.cell_contents for cell in f.__closure__ or ())
+    return (f.__module__, f.__qualname__, f.__code__, f.__defaults__, f.__kwdefaults__, captured)
 
 
 LOSSES: dict[str, Loss] = {

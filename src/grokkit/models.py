@@ -59,8 +59,9 @@ class TwoLayerNet(nn.Module):
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be None or a torch.Generator, got {type(generator).__name__}")
         weights = (self.inputs + 1) * modulus * hidden  # W is K × (inputs·M), V is M × K
-        check_memory(f"modulus={modulus}, hidden={hidden} and inputs={inputs} ({weights} weights)",
-                     2 * weights * torch.get_default_dtype().itemsize)  # the weights and one temporary copy
+        check_memory(
+            f"modulus={modulus}, hidden={hidden} and inputs={inputs} ({weights} weights)", 2 * weights * torch.get_default_dtype().itemsize
+        )  # the weights and one temporary copy
         generator = generator if generator is not None else torch.Generator().manual_seed(0)
         self.W = nn.Parameter(_default_linear_init(hidden, self.inputs * modulus, generator))
         self.V = nn.Parameter(_default_linear_init(modulus, hidden, generator) * top_init_scale)

@@ -37,7 +37,7 @@ def whole(x: object) -> float | int:
         return math.nan
     if math.isinf(x):
         raise ValueError(f"x must be finite (or NaN / None for never reached), got {x}")
-    return int(x)
+    return int(x)  # type: ignore[call-overload]  # every Real converts (numpy via __int__, others via __trunc__); typeshed's Real declares neither
 
 
 class KeyResults:
@@ -58,8 +58,14 @@ class KeyResults:
         self.values[key] = value
         _glue(key, value)
 
-    def save(self) -> Path:
-        """Write the recorded values (atomically: a temporary file renamed into place)."""
+    def glue_many(self, **values: float | int) -> None:
+        """:meth:`glue` each keyword's value under its name: the settings a section quotes, in one call."""
+        for key, value in values.items():
+            self.glue(key, value)
+
+    def save(self) -> None:
+        """Write the recorded values to :attr:`path` (atomically: a temporary file renamed into place).
+        Returns nothing, so a notebook's last cell shows nothing."""
         check_folder("directory", self.path.parent)
         if self.path.is_dir():
             raise ValueError(f"name must not name an existing folder, but {str(self.path)!r} is one")
@@ -67,7 +73,6 @@ class KeyResults:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.values, indent=2, sort_keys=True) + "\n")
         tmp.replace(self.path)
-        return self.path
 
 
 @dataclass(frozen=True)
@@ -104,9 +109,9 @@ def compare(values: dict[str, float], reference: dict[str, dict[str, float]]) ->
         absolute = check_float(f"{key}.abs", entry.get("abs", 0.0), minimum=0)
         relative = check_float(f"{key}.rel", entry.get("rel", 0.0), minimum=0)
         tolerance = f"±max({absolute:g}, {relative:g}·|reference|)"
-        new = values.get(key)
-        if new is None or not math.isfinite(new) or abs(new - ref) > max(absolute, relative * abs(ref)):
-            drifts.append(Drift(key, ref, new, tolerance))
+        got = values.get(key)
+        if got is None or not math.isfinite(got) or abs(got - ref) > max(absolute, relative * abs(ref)):
+            drifts.append(Drift(key, ref, got, tolerance))
     for key in sorted(set(values) - set(reference)):
         drifts.append(Drift(key, None, values[key], "no reference entry"))
     return drifts

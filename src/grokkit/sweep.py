@@ -18,23 +18,20 @@ import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ._validate import check_bool, check_choice, check_folder, check_frame, check_sequence
+from ._validate import check_bool, check_float, check_folder, check_frame, check_int, check_sequence
 from .device import pick_device
 from .metrics import first_step_reaching
 from .models import TwoLayerNet
-from .train import HISTORY_COLUMNS, TrainConfig, TrainResult, _check_memory_for, ensemble_key, progress_enabled, train_many
+from .train import HISTORY_COLUMNS, TrainConfig, TrainResult, _check_configs, _check_memory_for, ensemble_key, progress_enabled, train_many
 
 TRAINING_CODE_VERSION = "3"
 """Bumped whenever a change to the training code changes results, so stale cache entries are not used."""
 
-SUMMARY_COLUMNS = [
-    "memorised_step", "generalised_step", "final_train_acc", "final_test_acc", "final_train_loss",
-    "final_test_loss", "source", "history",
-]
 CHUNK_ACTIVATIONS = 1 << 24
 MAX_MEMBERS = 16
 """Chunks hold at most MAX_MEMBERS runs and CHUNK_ACTIVATIONS hidden activations. Measured on 2 CPU
@@ -52,7 +49,38 @@ def grid(base: TrainConfig, **axes: Sequence[object]) -> list[TrainConfig]:
         raise ValueError(f"unknown TrainConfig field(s) {unknown}; allowed: {sorted(fields)}")
     names = list(axes)
     values = {n: check_sequence(n, axes[n], what=f"values for TrainConfig.{n}") for n in names}
-    return [base.replace(**dict(zip(names, values))) for values in itertools.product(*(values[n] for n in names))]
+    return [base.replace(**dict(zip(names, values, strict=True))) for values in itertools.product(*(values[n] for n in names))]
+
+
+def _range(name: str, value: object, *, maximum: float | None = None) -> tuple[float, float]:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{name} must be a pair (low, high), got {value!r}")
+    low = check_float(name, value[0], minimum=0, maximum=maximum, open_min=True)
+    return low, check_float(name, value[1], minimum=low, maximum=maximum)
+
+
+def random_configs(
+    base: TrainConfig, runs: int, *, seed: int, pairs: Sequence[float], weight_decays: Sequence[float], lrs: Sequence[float]
+) -> list[TrainConfig]:
+    """A random hyperparameter search: ``runs`` copies of ``base``, run i with seed i, each drawing (in this
+    order, from one generator seeded by ``seed``) its training pairs uniformly between the shares ``pairs``
+    = (low, high) of the M² pairs, and its weight decay and learning rate log-uniformly between
+    ``weight_decays`` and ``lrs`` = (low, high)."""
+    if not isinstance(base, TrainConfig):
+        raise TypeError(f"base must be a TrainConfig, got {type(base).__name__}")
+    runs = check_int("runs", runs, minimum=1)
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    shares = _range("pairs", pairs, maximum=1)
+    log_decays, log_lrs = (np.log10(_range(name, value)) for name, value in (("weight_decays", weight_decays), ("lrs", lrs)))
+    return [
+        base.replace(
+            n_train=int(rng.uniform(*shares) * base.modulus**2),
+            weight_decay=float(10 ** rng.uniform(*log_decays)),
+            lr=float(10 ** rng.uniform(*log_lrs)),
+            seed=i,
+        )
+        for i in range(runs)
+    ]
 
 
 def cache_key(config: TrainConfig) -> str:
@@ -75,12 +103,16 @@ class RunCache:
         if not isinstance(result, TrainResult):
             raise TypeError(f"result must be a TrainResult, got {type(result).__name__}")
         buffer = io.BytesIO()
-        torch.save({
-            "config": result.config.to_dict(),
-            "history": result.history.to_dict(orient="list"),
-            "W": result.model.W.detach().clone(),
-            "V": result.model.V.detach().clone(),
-        }, buffer)
+        torch.save(
+            {
+                "config": result.config.to_dict(),
+                "history": result.history.to_dict(orient="list"),
+                "W": result.model.W.detach().clone(),
+                "V": result.model.V.detach().clone(),
+                "snapshots": {step: (net.W.detach().clone(), net.V.detach().clone()) for step, net in result.snapshots.items()},
+            },
+            buffer,
+        )
         payload = buffer.getvalue()
         target = self.path(result.config)
         handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=target.stem, suffix=".tmp")
@@ -94,8 +126,9 @@ class RunCache:
             Path(temporary).unlink(missing_ok=True)
             raise
 
-    def load(self, config: TrainConfig) -> TrainResult | None:
-        """The cached run, or ``None`` if absent; a damaged entry is reported and treated as absent."""
+    def load(self, config: TrainConfig, snapshot_every: int | None = None) -> TrainResult | None:
+        """The cached run, or ``None`` if absent or without the snapshots every ``snapshot_every`` steps
+        asked for; a damaged entry is reported and treated as absent."""
         path = self.path(config)
         try:
             raw = path.read_bytes()
@@ -109,12 +142,30 @@ class RunCache:
         if data["config"] != config.to_dict():
             warnings.warn(f"cache entry {path} belongs to another config; recomputing it", stacklevel=3)
             return None
-        model = TwoLayerNet(config.modulus, config.hidden, config.activation, inputs=config.inputs)
-        with torch.no_grad():
-            model.W.copy_(data["W"])
-            model.V.copy_(data["V"])
         history = pd.DataFrame(data["history"], columns=HISTORY_COLUMNS)
-        return TrainResult(config=config, model=model, split=config.split(), history=history)
+        snapshots = data.get("snapshots", {})
+        if snapshot_every is not None and sorted(snapshots) != _snapshot_steps(history, snapshot_every):
+            return None
+        return TrainResult(
+            config=config,
+            model=_network(config, *[data["W"], data["V"]]),
+            split=config.split(),
+            history=history,
+            snapshots={step: _network(config, w, v) for step, (w, v) in sorted(snapshots.items())},
+        )
+
+
+def _network(config: TrainConfig, w: torch.Tensor, v: torch.Tensor) -> TwoLayerNet:
+    model = TwoLayerNet(config.modulus, config.hidden, config.activation, inputs=config.inputs)
+    with torch.no_grad():
+        model.W.copy_(w)
+        model.V.copy_(v)
+    return model
+
+
+def _snapshot_steps(history: pd.DataFrame, snapshot_every: int) -> list[int]:
+    """The steps at which a run with this history kept a snapshot (see :func:`grokkit.train`)."""
+    return [int(step) for step in history["step"] if step % snapshot_every == 0]
 
 
 def _chunks(configs: list[tuple[int, TrainConfig]], max_members: int | None) -> list[list[tuple[int, TrainConfig]]]:
@@ -124,31 +175,50 @@ def _chunks(configs: list[tuple[int, TrainConfig]], max_members: int | None) -> 
         c = item[1]
         groups.setdefault(ensemble_key(c), []).append(item)
     chunks = []
-    for (modulus, hidden, *_), items in groups.items():
+    for items in groups.values():
         items.sort(key=lambda item: (item[1].split().n_train, item[1].steps))
+        modulus, hidden = items[0][1].modulus, items[0][1].hidden  # shared by the group (see ensemble_key)
         per_member = modulus * modulus * hidden  # hidden activations over all (train + test) pairs
         size = max(1, min(max_members or MAX_MEMBERS, CHUNK_ACTIVATIONS // per_member))
         chunks += [items[i : i + size] for i in range(0, len(items), size)]
     return chunks
 
 
-def summarise(result: TrainResult, source: str) -> dict[str, object]:
-    """One sweep row: the config's fields, when the run memorised and generalised (99 %), final values."""
-    if not isinstance(result, TrainResult):
-        raise TypeError(f"result must be a TrainResult, got {type(result).__name__}")
-    check_choice("source", source, ("cache", "trained"))
+def runs_table(results: Sequence[TrainResult], *, test_level: float = 0.99) -> pd.DataFrame:
+    """One row per run: the config's fields, when it memorized (train accuracy ≥ 99 %) and generalized
+    (test accuracy ≥ ``test_level``), final accuracies and losses, the last recorded step, and the run itself.
+
+    Columns: every :class:`TrainConfig` field, ``memorized_step`` and ``generalized_step`` (missing if
+    never reached), ``generalized`` (reached at all), ``final_train_acc`` / ``final_test_acc`` /
+    ``final_train_loss`` / ``final_test_loss``, ``last_step`` (a run that stops early ends before its
+    budget), ``history`` and ``result`` (the :class:`TrainResult`, with its model and snapshots).
+    :func:`histories` stacks the histories into one long table.
+    """
+    if isinstance(results, TrainResult) or not isinstance(results, Sequence):
+        raise TypeError(f"results must be a list of TrainResult, got {type(results).__name__}")
+    bad = [i for i, r in enumerate(results) if not isinstance(r, TrainResult)]
+    if bad:
+        raise TypeError(f"results must hold only TrainResult; items {bad[:5]} are not")
+    check_float("test_level", test_level, minimum=0, maximum=1)
+    return pd.DataFrame([_row(result, test_level) for result in results])
+
+
+def _row(result: TrainResult, test_level: float) -> dict[str, object]:
     history = check_frame("result.history", result.history, HISTORY_COLUMNS)
     last = history.iloc[-1]
+    generalized = first_step_reaching(history, "test_acc", test_level)
     return {
         **result.config.to_dict(),
-        "memorised_step": first_step_reaching(history, "train_acc", 0.99),
-        "generalised_step": first_step_reaching(history, "test_acc", 0.99),
+        "memorized_step": first_step_reaching(history, "train_acc", 0.99),
+        "generalized_step": generalized,
+        "generalized": generalized is not None,
         "final_train_acc": float(last["train_acc"]),
         "final_test_acc": float(last["test_acc"]),
         "final_train_loss": float(last["train_loss"]),
         "final_test_loss": float(last["test_loss"]),
-        "source": source,
+        "last_step": int(last["step"]),
         "history": history,
+        "result": result,
     }
 
 
@@ -159,39 +229,35 @@ def sweep(
     device: str | torch.device | None = None,
     max_members: int | None = None,
     backend: str = "local",
+    snapshot_every: int | None = None,
     progress: bool | None = None,
 ) -> pd.DataFrame:
     """Train every config (or load it from ``cache_dir``) and return one row per config, in order.
 
-    Columns: every :class:`TrainConfig` field, ``memorised_step`` / ``generalised_step`` (first
-    recorded step with train / test accuracy ≥ 99 %, or missing), final accuracies and losses,
-    ``source`` ("cache" or "trained") and ``history`` (that run's history DataFrame).
+    Columns: those of :func:`runs_table` (test level 99 %) and ``source`` ("cache" or "trained").
+    ``snapshot_every=k`` keeps a copy of each network every k steps, in the cache too, as
+    :func:`grokkit.train` does; a cached run without those snapshots is trained again.
     ``backend="ray"`` sends chunks to a Ray cluster (``pip install 'grokkit[ray]'``; call
     ``ray.init`` first to choose which), the default trains in this process.
     """
-    if isinstance(configs, TrainConfig):
-        raise TypeError("configs must be an iterable of TrainConfig, got one TrainConfig; pass [config]")
-    try:
-        configs = list(configs)
-    except TypeError:
-        raise TypeError(f"configs must be an iterable of TrainConfig, got {type(configs).__name__}") from None
-    if not configs:
-        raise ValueError("configs is empty; pass at least one TrainConfig (see grokkit.sweep.grid)")
-    if not all(isinstance(c, TrainConfig) for c in configs):
-        raise TypeError("configs must all be TrainConfig instances")
+    configs = _check_configs(configs)
     if max_members is not None and (isinstance(max_members, bool) or not isinstance(max_members, int) or max_members < 1):
         raise ValueError(f"max_members must be None or an int >= 1, got {max_members!r}")
     if not isinstance(backend, str) or backend not in ("local", "ray"):
         raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
     check_bool("progress", progress, optional=True)
+    if snapshot_every is not None:
+        check_int("snapshot_every", snapshot_every, minimum=1)
+    if snapshot_every is not None and backend == "ray":
+        raise ValueError("snapshot_every is not available with backend='ray'; use the local backend to keep snapshots")
     where = pick_device(device) if backend == "local" else None
     cache = RunCache(check_folder("cache_dir", cache_dir)) if cache_dir is not None else None
     rows: dict[int, dict[str, object]] = {}
     todo = []
     for index, config in enumerate(configs):
-        cached = cache.load(config) if cache else None
+        cached = cache.load(config, snapshot_every) if cache else None
         if cached is not None:
-            rows[index] = summarise(cached, "cache")
+            rows[index] = {**_row(cached, 0.99), "source": "cache"}
         else:
             todo.append((index, config))
     bar = tqdm(total=len(configs), initial=len(rows), disable=not progress_enabled(progress), desc="sweep", unit="run")
@@ -199,23 +265,26 @@ def sweep(
     def record(index: int, result: TrainResult) -> None:
         if cache:
             cache.save(result)
-        rows[index] = summarise(result, "trained")
+        rows[index] = {**_row(result, 0.99), "source": "trained"}
         bar.update(1)
 
     chunks = _chunks(todo, max_members)
     if where is not None:  # refuse a sweep that cannot fit before training any of it (a Ray worker may have more memory)
         for chunk in chunks:
-            _check_memory_for([c for _, c in chunk], where)
+            _check_memory_for([c for _, c in chunk], where, snapshot_every)
     if backend == "ray":
         from .distributed import train_chunks_on_ray
 
         for chunk, results in train_chunks_on_ray([[c for _, c in chunk] for chunk in chunks], chunks):
-            for (index, _), result in zip(chunk, results):
+            for (index, _), result in zip(chunk, results, strict=True):
                 record(index, result)
     else:
         for chunk in chunks:
-            train_many([c for _, c in chunk], device=where, progress=False,
-                       on_finish=lambda position, result, chunk=chunk: record(chunk[position][0], result))
+
+            def on_finish(position: int, result: TrainResult, chunk: list[tuple[int, TrainConfig]] = chunk) -> None:
+                record(chunk[position][0], result)
+
+            train_many([c for _, c in chunk], device=where, progress=False, snapshot_every=snapshot_every, on_finish=on_finish)
     bar.close()
     return pd.DataFrame([rows[i] for i in range(len(configs))])
 

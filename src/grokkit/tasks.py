@@ -121,8 +121,7 @@ class ModularTask:
             n_train = round(train_fraction * total)
             if not 1 <= n_train < total:
                 raise ValueError(
-                    f"train_fraction={train_fraction} gives {n_train} of {total} pairs; "
-                    f"it must leave at least one training and one test pair"
+                    f"train_fraction={train_fraction} gives {n_train} of {total} pairs; it must leave at least one training and one test pair"
                 )
         n_train = check_int("n_train", n_train, minimum=1, maximum=total - 1)
         seed = check_int("seed", seed, minimum=0)

@@ -1,20 +1,20 @@
 """The quantities of the Li₂ framework (Tian 2025, arXiv 2509.21519), computed for a network and a split.
 
 Notation: X holds the one-hot inputs of the n training pairs, F = σ(XWᵀ) the hidden features, Ỹ
-the centred one-hot targets, F̃ = F with each column's mean over the pairs removed.
+the centered one-hot targets, F̃ = F with each column's mean over the pairs removed.
 
 - G_F = −∂L/∂F, the backpropagated gradient: what the top layer asks of each hidden node.
 - In stage II (top layer fitted, weight decay η > 0) G_F points along Ỹ Ỹᵀ F̃, so each node j moves
   independently along the gradient of the energy E(w) = ½‖Ỹᵀσ(Xw)‖² (‖w‖ = 1); the local maxima
   of E are the features that emerge.
-- Fourier maxima stay maxima (and generalise) once n ≳ c·M ln M training pairs: the scaling law.
+- Fourier maxima stay maxima (and generalize) once n ≳ c·M ln M training pairs: the scaling law.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,9 +22,11 @@ import torch
 
 from ._validate import check_choice, check_float, check_float_tensor, check_frame, check_int, check_memory, check_nonzero, check_sequence
 from .device import CpuThreads
-from .losses import LOSSES, centred_targets
-from .metrics import distinct_frequencies, frequency_concentration, weight_distance
+from .fourier import distinct_frequencies, fourier_concentration, fourier_feature, fourier_nodes
+from .losses import LOSSES, centered_targets
+from .metrics import weight_distance
 from .models import TwoLayerNet
+from .scaling import mlnm
 from .tasks import ModularTask, Split
 from .train import TrainResult
 
@@ -58,9 +60,9 @@ def li2_direction(model: TwoLayerNet, split: Split) -> torch.Tensor:
     """Ỹ Ỹᵀ F̃ on the training pairs, shape ``(n, K)``: the direction of G_F in stage II."""
     _check_model_split(model, split)
     features = model.features(split.train_pairs)
-    centred = features - features.mean(dim=0)
-    targets = centred_targets(split.train_labels, split.modulus)
-    return targets @ (targets.t() @ centred)
+    centered = features - features.mean(dim=0)
+    targets = centered_targets(split.train_labels, split.modulus)
+    return targets @ (targets.t() @ centered)
 
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -165,48 +167,6 @@ def ascend_energy(starts: torch.Tensor, split: Split, *, steps: int = 400, step_
     return w
 
 
-def fourier_feature(modulus: int, frequency: int, *, phases: tuple[float, float] = (0.0, 0.0)) -> torch.Tensor:
-    """The unit-norm node weights [cos(2πka/M + φ₁), cos(2πkb/M + φ₂)] of a Fourier feature, shape (2M,)."""
-    check_int("modulus", modulus, minimum=3)
-    check_int("frequency", frequency, minimum=1, maximum=modulus // 2)
-    if not isinstance(phases, (tuple, list)) or len(phases) != 2:
-        raise TypeError(f"phases must be a tuple of two numbers (φ₁, φ₂), got {phases!r}")
-    phases = tuple(check_float("phases", p) for p in phases)
-    check_memory(f"modulus={modulus}", 16 * modulus * torch.get_default_dtype().itemsize)
-    x = torch.arange(modulus, dtype=torch.get_default_dtype()) * (2 * math.pi * frequency / modulus)
-    w = torch.cat([torch.cos(x + phases[0]), torch.cos(x + phases[1])])
-    return w / w.norm()
-
-
-def predicted_critical_n(modulus: int | float | torch.Tensor, constant: float) -> float | torch.Tensor:
-    """The Li₂ scaling law n_c = c · M ln M, for a modulus M >= 2 (or a tensor of them) and a constant c > 0."""
-    constant = check_float("constant", constant, minimum=0, open_min=True)
-    if isinstance(modulus, torch.Tensor):
-        if not modulus.dtype.is_floating_point:
-            modulus = modulus.to(torch.get_default_dtype())
-        if modulus.numel() == 0 or not bool(torch.isfinite(modulus).all()) or bool((modulus < 2).any()):
-            raise ValueError("modulus must hold finite values >= 2 (and at least one)")
-    else:
-        if isinstance(modulus, numbers.Real) and not isinstance(modulus, (bool, np.bool_)):
-            modulus = float(modulus)  # a numpy scalar, as read from a DataFrame
-        check_float("modulus", modulus, minimum=2)
-    return constant * modulus * (torch.log(modulus) if isinstance(modulus, torch.Tensor) else math.log(modulus))
-
-
-def pairs_for(modulus: int, multiple: float) -> int:
-    """``multiple`` · M ln M training pairs, rounded and kept below the M² pairs there are.
-
-    Sweeps measure data in units of the scaling law, so that one multiple means the same distance from
-    the boundary for every modulus.
-    """
-    check_int("modulus", modulus, minimum=2)
-    check_float("multiple", multiple, minimum=0, open_min=True)
-    n = min(round(multiple * modulus * math.log(modulus)), modulus * modulus - 1)
-    if n < 1:
-        raise ValueError(f"multiple={multiple} gives {n} training pairs for modulus={modulus}; it must give at least 1")
-    return n
-
-
 def trajectory(result: TrainResult, loss: str | None = None) -> pd.DataFrame:
     """The Li₂ quantities at every snapshot of a run trained with ``snapshot_every``; one row per snapshot.
 
@@ -217,7 +177,7 @@ def trajectory(result: TrainResult, loss: str | None = None) -> pd.DataFrame:
     Adam); ``feature_change`` ‖F − F₀‖/‖F₀‖ and ``feature_cosine`` cos(F̃, F̃₀), how far the hidden
     representation of the training pairs has moved from its initial value (see
     :func:`feature_movement`); ``concentration_median`` and ``fourier_nodes`` (share of nodes with
-    concentration ≥ 0.5); ``frequencies``, the number of distinct frequencies learned (see
+    concentration ≥ :data:`~grokkit.fourier.FOURIER_NODE`); ``frequencies``, the number of distinct frequencies learned (see
     :mod:`grokkit.metrics`).
 
     A layer's distance alone does not say whether the data moved it: Adam moves every entry by about
@@ -238,25 +198,73 @@ def trajectory(result: TrainResult, loss: str | None = None) -> pd.DataFrame:
     rows = []
     for step, net in sorted(result.snapshots.items()):
         gradient = backprop_gradient(net, result.split, loss)
-        concentration = frequency_concentration(net)
+        concentration = fourier_concentration(net)
         moved = weight_distance(net, start)
         shares = {
             f"adam_share_{layer}": moved[layer] / adam_reach(getattr(start, layer), rates[layer], step - first)
-            if layer in adam_layers and step > first else math.nan
+            if layer in adam_layers and step > first
+            else math.nan
             for layer in ("W", "V")
         }
-        rows.append({
-            "step": step,
-            "grad_norm": float(gradient.norm()),
-            "alignment": cosine(gradient, li2_direction(net, result.split)),
-            **{f"moved_{layer}": value for layer, value in moved.items()},
-            **shares,
-            **feature_movement(net, start, result.split),
-            "concentration_median": float(concentration.median()),
-            "fourier_nodes": float((concentration >= 0.5).float().mean()),
-            "frequencies": distinct_frequencies(net),
-        })
+        rows.append(
+            {
+                "step": step,
+                "grad_norm": float(gradient.norm()),
+                "alignment": cosine(gradient, li2_direction(net, result.split)),
+                **{f"moved_{layer}": value for layer, value in moved.items()},
+                **shares,
+                **feature_movement(net, start, result.split),
+                "concentration_median": float(concentration.median()),
+                "fourier_nodes": fourier_nodes(net),
+                "frequencies": distinct_frequencies(net),
+            }
+        )
     return pd.DataFrame(rows)
+
+
+def gradient_alignment(result: TrainResult, losses: Sequence[str], reference: str = "cross_entropy") -> pd.DataFrame:
+    """At every snapshot of a run, the message each loss would send the hidden layer at the same parameters:
+    the cosine of its G_F (:func:`backprop_gradient`) with the ``reference`` loss's G_F and with the Li₂
+    direction Ỹ Ỹᵀ F̃ (:func:`li2_direction`). One row per snapshot and loss: ``step``, ``loss``,
+    ``cosine_reference`` and ``cosine_li2``."""
+    if not isinstance(result, TrainResult):
+        raise TypeError(f"result must be a TrainResult, got {type(result).__name__}")
+    if not result.snapshots:
+        raise ValueError("result must be a TrainResult trained with snapshot_every set, so it has snapshots")
+    losses = [check_choice("losses", loss, LOSSES) for loss in check_sequence("losses", losses, what="loss names")]
+    reference = check_choice("reference", reference, LOSSES)
+    rows = []
+    for step, net in sorted(result.snapshots.items()):
+        grads = {loss: backprop_gradient(net, result.split, loss) for loss in dict.fromkeys([*losses, reference])}
+        li2 = li2_direction(net, result.split)
+        rows += [
+            {"step": step, "loss": loss, "cosine_reference": cosine(grads[loss], grads[reference]), "cosine_li2": cosine(grads[loss], li2)}
+            for loss in losses
+        ]
+    return pd.DataFrame(rows)
+
+
+def alignment_summary(alignment: pd.DataFrame) -> pd.DataFrame:
+    """One row per loss of a :func:`gradient_alignment` table, in order of appearance: the cosine with the
+    reference loss's G_F at the first and the last recorded step (``cos_start``, ``cos_end``), the cosine
+    with the Li₂ direction there (``li2_start``, ``li2_end``) and its highest value along the run (``li2_peak``)."""
+    alignment = check_frame("alignment", alignment, ["step", "loss", "cosine_reference", "cosine_li2"], what="a table from gradient_alignment")
+    if alignment[["step", "cosine_reference", "cosine_li2"]].isna().any().any():
+        raise ValueError("alignment must not have missing (NaN) steps or cosines")
+    by_loss = alignment.set_index("loss")
+    start, end = (by_loss[alignment["step"].to_numpy() == step] for step in (alignment["step"].min(), alignment["step"].max()))
+    if not start.index.is_unique or not end.index.is_unique:
+        raise ValueError("alignment must hold one row per loss and step, as gradient_alignment gives")
+    summary = pd.DataFrame(
+        {
+            "cos_start": start["cosine_reference"],
+            "cos_end": end["cosine_reference"],
+            "li2_start": start["cosine_li2"],
+            "li2_end": end["cosine_li2"],
+            "li2_peak": alignment.groupby("loss")["cosine_li2"].max(),
+        }
+    )
+    return summary.loc[list(dict.fromkeys(alignment["loss"]))].rename_axis("loss")
 
 
 def adam_reach(start: torch.Tensor, lr: float, steps: int) -> float:
@@ -291,10 +299,10 @@ def feature_movement(model: TwoLayerNet, start: TwoLayerNet, split: Split) -> di
         raise ValueError(f"model and start must have the same number of hidden nodes, got {model.hidden} and {start.hidden}")
     now, then = model.features(split.train_pairs), start.features(split.train_pairs)
     check_nonzero("start features", then, "a change relative to them")
-    centred_now, centred_then = now - now.mean(dim=0), then - then.mean(dim=0)
+    centered_now, centered_then = now - now.mean(dim=0), then - then.mean(dim=0)
     return {
         "feature_change": float((now - then).norm() / then.norm()),
-        "feature_cosine": cosine(centred_now, centred_then) if bool(centred_now.ne(0).any()) else math.nan,
+        "feature_cosine": cosine(centered_now, centered_then) if bool(centered_now.ne(0).any()) else math.nan,
     }
 
 
@@ -331,6 +339,8 @@ def stage_band(path: pd.DataFrame, alignments: Sequence[float]) -> pd.DataFrame:
     rows = []
     for value in alignments:
         value = check_float("alignments", value, minimum=0, maximum=1, open_min=True, open_max=True)
+        two: float
+        three: float
         try:
             two, three = stage_boundaries(path, value)
         except ValueError as error:
@@ -340,6 +350,11 @@ def stage_band(path: pd.DataFrame, alignments: Sequence[float]) -> pd.DataFrame:
         rows.append({"alignment": value, "stage_two": two, "stage_three": three})
     return pd.DataFrame(rows)
 
+
+FOURIER_MAXIMUM = 0.9
+"""An end point of the ascent on E is a *Fourier maximum* when one frequency holds at least this share of
+its power. Stricter than :data:`~grokkit.fourier.FOURIER_NODE`, which sorts nodes during training: an end
+point has converged, so it is held to nearly pure. The two-peaks notebook also reports the crossings at 0.5."""
 
 CROSSINGS = {
     "stay": ("fourier_starts_stay", 0.5),
@@ -363,32 +378,33 @@ def _census_starts(modulus: int, starts: int, seed: int) -> torch.Tensor:
 def _census_row(split: Split, points: torch.Tensor, starts: int, steps: int, threshold: float, term: str) -> dict[str, float]:
     ends = ascend_energy(points, split, steps=steps, term=term)
     heights = energy(ends, split, term)
-    concentration = frequency_concentration(ends)
+    concentration = fourier_concentration(ends)
     is_fourier = concentration >= threshold
     median = lambda mask: float(heights[mask].median()) if mask.any() else math.nan  # noqa: E731
-    fourier, memorising = median(is_fourier), median(~is_fourier)
-    ratio = 0.0 if math.isnan(fourier) else math.inf if math.isnan(memorising) else fourier / memorising
+    fourier, memorizing = median(is_fourier), median(~is_fourier)
+    ratio = 0.0 if math.isnan(fourier) else math.inf if math.isnan(memorizing) else fourier / memorizing
     return {
         "n_train": split.train_pairs.shape[0],
+        "multiple": split.train_pairs.shape[0] / mlnm(split.modulus),
         "fourier_share": float(is_fourier[:starts].float().mean()),
         "fourier_starts_stay": float(is_fourier[starts:].float().mean()),
         "energy_fourier": fourier,
-        "energy_memorising": memorising,
+        "energy_memorizing": memorizing,
         "energy_ratio": ratio,
         "concentration_median": float(concentration[:starts].median()),
     }
 
 
 def _check_census(modulus: object, starts: object, steps: object, seed: object, fourier_threshold: object, term: object, largest_n: int) -> None:
-    check_int("modulus", modulus, minimum=3)
-    check_int("starts", starts, minimum=1)
+    m = check_int("modulus", modulus, minimum=3)
+    k = check_int("starts", starts, minimum=1)
     check_int("steps", steps, minimum=1)
     check_int("seed", seed, minimum=0)
     check_float("fourier_threshold", fourier_threshold, minimum=0, maximum=1, open_min=True)
     _check_term(term)
     check_memory(
-        f"starts={starts} and modulus={modulus} with train_pairs up to {largest_n}",
-        torch.get_default_dtype().itemsize * (starts + modulus // 2) * (8 * 2 * modulus + 8 * largest_n + 2 * modulus),
+        f"starts={k} and modulus={m} with train_pairs up to {largest_n}",
+        torch.get_default_dtype().itemsize * (k + m // 2) * (8 * 2 * m + 8 * largest_n + 2 * m),
     )
 
 
@@ -399,18 +415,18 @@ def census_of_maxima(
     starts: int = 128,
     steps: int = 300,
     seed: int = 0,
-    fourier_threshold: float = 0.9,
+    fourier_threshold: float = FOURIER_MAXIMUM,
     term: str = "full",
 ) -> pd.DataFrame:
     """Where projected gradient ascent on E ends, for training subsets of each size in ``train_pairs``.
 
     From ``starts`` random unit vectors and from one Fourier feature per frequency (random phases),
     ascend E (or one of its :data:`TERMS`) and classify each end point: *Fourier* if its strongest
-    frequency holds at least ``fourier_threshold`` of its power, *memorising* otherwise. The starts and the
+    frequency holds at least ``fourier_threshold`` of its power, *memorizing* otherwise. The starts and the
     subsets (nested: each larger subset adds pairs to the smaller one) are fixed by ``seed``, so a change
-    between two n is the data's doing. One row per n with the share of random starts that end at Fourier
-    maxima, the share of Fourier starts that stay Fourier, the median energy of each kind of maximum
-    (missing when none was found), their ratio (0 without Fourier maxima, infinite without memorising ones)
+    between two n is the data's doing. One row per n (``n_train``, and ``multiple`` in units of M ln M) with
+    the share of random starts that end at Fourier maxima, the share of Fourier starts that stay Fourier, the median energy of each kind of maximum
+    (missing when none was found), their ratio (0 without Fourier maxima, infinite without memorizing ones)
     and the median concentration of the random starts' end points.
     """
     check_int("modulus", modulus, minimum=3)
@@ -429,7 +445,7 @@ def landscape_crossings(
     term: str = "full",
     starts: int = 64,
     steps: int = 300,
-    fourier_threshold: float = 0.9,
+    fourier_threshold: float = FOURIER_MAXIMUM,
     low: float = 0.02,
     high: float = 0.9,
     tolerance: float = 0.25,
@@ -439,8 +455,9 @@ def landscape_crossings(
     Each crossing is bracketed by bisection between ``low`` and ``high`` times the M² pairs until the
     bracket is at most ``tolerance`` · M ln M wide; the three searches share every census they run. One
     row per crossing: the bracket ``low_n`` < n ≤ ``high_n`` where its column last lies below its level and
-    first reaches it, and the midpoint ``n``; ``n`` is missing when the level is already reached at ``low``
-    or never reached by ``high`` (then the bracket says which). Also returns every census the searches ran,
+    first reaches it, and the midpoint ``n``, also in units of M ln M (``multiple``) and of M² (``fraction``);
+    ``n`` is missing when the level is already reached at ``low`` or never reached by ``high`` (then the
+    bracket says which). Also returns every census the searches ran,
     one row per n as in :func:`census_of_maxima`.
     """
     _check_census(modulus, starts, steps, seed, fourier_threshold, term, modulus * modulus)
@@ -470,10 +487,65 @@ def landscape_crossings(
                 middle = (below + above) // 2
                 below, above = (below, middle) if census(middle)[column] >= level else (middle, above)
         inside = bounds[0] <= below and above <= bounds[1]
-        rows.append({"modulus": modulus, "seed": seed, "term": term, "crossing": name, "low_n": below, "high_n": above,
-                     "n": (below + above) / 2 if inside else math.nan})
+        n = (below + above) / 2 if inside else math.nan
+        rows.append(
+            {
+                "modulus": modulus,
+                "seed": seed,
+                "term": term,
+                "crossing": name,
+                "low_n": below,
+                "high_n": above,
+                "n": n,
+                "multiple": n / mlnm(modulus),
+                "fraction": n / modulus**2,
+            }
+        )
     censuses = pd.DataFrame(sorted(seen.values(), key=lambda row: row["n_train"])).assign(modulus=modulus, seed=seed, term=term)
     return pd.DataFrame(rows), censuses
+
+
+def crossings_over(moduli: Sequence[int], seeds: Sequence[int], **options: Any) -> pd.DataFrame:
+    """:func:`landscape_crossings` for every modulus and seed (``options`` are passed on), one row per
+    modulus, seed and crossing, with the crossing also in units of M ln M (``multiple``) and of M² (``fraction``)."""
+    moduli = check_sequence("moduli", moduli, what="moduli")
+    seeds = check_sequence("seeds", seeds, what="seeds")
+    return pd.concat([landscape_crossings(m, seed=s, **options)[0] for m in moduli for s in seeds], ignore_index=True)
+
+
+def crossing_medians(found: pd.DataFrame, by: str | Sequence[str] = ()) -> pd.DataFrame:
+    """The median over seeds of each crossing in ``found`` (rows of :func:`crossings_over`), with the seeds'
+    range: one row per group of the columns ``by``, crossing and modulus, in the order they first appear, with
+    the medians of ``n``, ``multiple`` and ``fraction`` and the smallest (``low``) and largest (``high``) multiple."""
+    by = [by] if isinstance(by, str) else check_sequence("by", by, what="column names", minimum=0)
+    if not all(isinstance(column, str) for column in by):
+        raise TypeError(f"by must be a column name or a sequence of column names, got {by!r}")
+    check_frame("found", found, [*by, "crossing", "modulus", "n", "multiple", "fraction"], what="one row per crossing, as crossings_over gives")
+    return (
+        found.groupby([*by, "crossing", "modulus"], sort=False)
+        .agg(n=("n", "median"), multiple=("multiple", "median"), low=("multiple", "min"), high=("multiple", "max"), fraction=("fraction", "median"))
+        .reset_index()
+    )
+
+
+def anatomy_of_maxima(w: torch.Tensor, split: Split, fourier_threshold: float = FOURIER_MAXIMUM) -> pd.DataFrame:
+    """What each end point of an ascent (rows of ``w``, (S, 2M)) is made of, one row per end point.
+
+    Columns: ``kind`` ("Fourier" when one frequency holds at least ``fourier_threshold`` of its power, else
+    "memorizing"); its energy ``E`` and the parts of it, ``cross`` (the cross term E×) and ``squares``
+    (see :data:`TERMS`); and, from :func:`focused_pairs`, ``top_two_share`` and ``training_pair``.
+    """
+    w = _check_weights(w, split)
+    check_float("fourier_threshold", fourier_threshold, minimum=0, maximum=1, open_min=True)
+    focus = focused_pairs(w, split)
+    return pd.DataFrame(
+        {
+            "kind": np.where(fourier_concentration(w) >= fourier_threshold, "Fourier", "memorizing"),
+            **{name: energy(w, split, term).numpy() for name, term in (("E", "full"), ("cross", "cross"), ("squares", "squares"))},
+            "top_two_share": focus["top_two_share"],
+            "training_pair": focus["training_pair"],
+        }
+    )
 
 
 def focused_pairs(w: torch.Tensor, split: Split) -> pd.DataFrame:
@@ -493,9 +565,11 @@ def focused_pairs(w: torch.Tensor, split: Split) -> pd.DataFrame:
     a = torch.where(on_a[:, 0], top.indices[:, 0], top.indices[:, 1])
     b = torch.where(on_a[:, 0], top.indices[:, 1], top.indices[:, 0]) - m
     codes = set((split.train_pairs[:, 0] * m + split.train_pairs[:, 1]).tolist())
-    return pd.DataFrame({
-        "top_two_share": (top.values.sum(dim=1) / power.sum(dim=1)).numpy(),
-        "a": torch.where(one_each, a, -1).numpy(),
-        "b": torch.where(one_each, b, -1).numpy(),
-        "training_pair": [bool(e) and int(x) * m + int(y) in codes for e, x, y in zip(one_each, a, b)],
-    })
+    return pd.DataFrame(
+        {
+            "top_two_share": (top.values.sum(dim=1) / power.sum(dim=1)).numpy(),
+            "a": torch.where(one_each, a, -1).numpy(),
+            "b": torch.where(one_each, b, -1).numpy(),
+            "training_pair": [bool(e) and int(x) * m + int(y) in codes for e, x, y in zip(one_each, a, b, strict=True)],
+        }
+    )

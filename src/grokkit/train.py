@@ -1,18 +1,20 @@
 """Full-batch training of the Li₂ network on a modular task, returning a tidy history.
 
 One step is one full-batch update, so a step is also an epoch. Metrics at step s describe the
-parameters after s updates; step 0 is the initialisation.
+parameters after s updates; step 0 is the initialization.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
 import pandas as pd
 import torch
@@ -20,17 +22,16 @@ from tqdm.auto import tqdm
 
 from ._validate import INT64_MAX, check_bool, check_callable, check_choice, check_float, check_int, check_memory
 from .device import CpuThreads, pick_device
-from .ensemble import Ensemble, MemberSettings, StackedPairs, accuracy, stack_splits
+from .ensemble import UPDATE_RULES, Ensemble
 from .losses import LOSSES
 from .models import ACTIVATIONS, TwoLayerNet
-from .tasks import BYTES_PER_PAIR, OPERATIONS, ModularTask, Split
+from .tasks import BYTES_PER_PAIR, ModularTask, Split
 
-OPTIMIZERS = ("adam", "adamw", "sgd", "muon")
+OPTIMIZERS = tuple(UPDATE_RULES)
 """``adam``: L2 weight decay added to the gradient (coupled, as in the Li₂ experiments);
 ``adamw``: decoupled weight decay (Loshchilov & Hutter); ``sgd``: heavy-ball momentum 0.9 with L2;
-``muon``: Muon on the hidden layer W (orthogonalised Nesterov momentum, decoupled weight decay;
+``muon``: Muon on the hidden layer W (orthogonalized Nesterov momentum, decoupled weight decay;
 Jordan et al. 2024) and Adam on the top layer V."""
-OPTIMIZER_FAMILY = {"adam": "adam", "adamw": "adam", "sgd": "sgd", "muon": "muon"}
 
 HISTORY_COLUMNS = ["step", "train_loss", "train_acc", "test_loss", "test_acc"]
 
@@ -100,7 +101,7 @@ class TrainConfig:
         """One-hot tokens per input: a and b, plus the hint if there is one."""
         return 2 if self.hint is None else 3
 
-    def replace(self, **changes: object) -> TrainConfig:
+    def replace(self, **changes: Any) -> TrainConfig:  # Any: each field has its own type, checked by __post_init__
         """A copy with some fields changed (and validated again)."""
         return dataclasses.replace(self, **changes)
 
@@ -113,9 +114,7 @@ class TrainConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def split(self) -> Split:
-        split = ModularTask(self.modulus, self.operation).split(
-            n_train=self.n_train, train_fraction=self.train_fraction, seed=self.seed
-        )
+        split = ModularTask(self.modulus, self.operation).split(n_train=self.n_train, train_fraction=self.train_fraction, seed=self.seed)
         return split if self.hint is None else with_hint(split, self.hint, self.seed)
 
 
@@ -137,8 +136,13 @@ def with_hint(split: Split, probability: float, seed: int) -> Split:
     honest = torch.rand(split.n_train, generator=generator) < probability
     train_hint = torch.where(honest, split.train_labels, uniform_train)
     test_hint = torch.randint(0, m, (split.n_test,), generator=generator)
-    return Split(m, torch.cat([split.train_pairs, train_hint[:, None]], dim=1), split.train_labels,
-                 torch.cat([split.test_pairs, test_hint[:, None]], dim=1), split.test_labels)
+    return Split(
+        m,
+        torch.cat([split.train_pairs, train_hint[:, None]], dim=1),
+        split.train_labels,
+        torch.cat([split.test_pairs, test_hint[:, None]], dim=1),
+        split.test_labels,
+    )
 
 
 @dataclass
@@ -182,14 +186,29 @@ def train(
     ``config.stop_at_test_acc`` (if set). A non-finite loss raises ``FloatingPointError``.
     ``snapshot_every=k`` keeps a copy of the network every k steps (a multiple of ``eval_every``) in
     ``result.snapshots``; ``init`` starts from a given network's weights instead of a fresh one
-    (with fresh optimiser state), for example to continue a trained network on other data.
+    (with fresh optimizer state), for example to continue a trained network on other data.
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     if init is not None and not isinstance(init, TwoLayerNet):
         raise TypeError(f"init must be None or a TwoLayerNet, got {type(init).__name__}")
-    return train_many([config], device=device, progress=progress, snapshot_every=snapshot_every,
-                      init=None if init is None else [init])[0]
+    return train_many([config], device=device, progress=progress, snapshot_every=snapshot_every, init=None if init is None else [init])[0]
+
+
+def _check_configs(configs: object) -> list[TrainConfig]:
+    """``configs`` as a list of at least one :class:`TrainConfig` (any iterable of them; one alone is refused)."""
+    if isinstance(configs, TrainConfig):
+        raise TypeError("configs must be an iterable of TrainConfig, got one TrainConfig; pass [config] (or use train(config))")
+    try:
+        items = list(cast("Iterable[object]", configs))  # cast: whatever list() refuses raises TypeError here
+    except TypeError:
+        raise TypeError(f"configs must be an iterable of TrainConfig, got {type(configs).__name__}") from None
+    if not items:
+        raise ValueError("configs is empty; pass at least one TrainConfig (see grokkit.sweep.grid)")
+    checked = [c for c in items if isinstance(c, TrainConfig)]
+    if len(checked) != len(items):
+        raise TypeError("configs must all be TrainConfig instances")
+    return checked
 
 
 def train_many(
@@ -204,60 +223,58 @@ def train_many(
     """Train several networks at once as one batched ensemble; results are in the order given.
 
     The configs must share ``modulus``, ``hidden``, ``activation``, hint or no hint, ``eval_every`` and
-    the optimiser family (Adam and AdamW mix); each member's history is what :func:`train` gives for its config
+    the optimizer family (Adam and AdamW mix); each member's history is what :func:`train` gives for its config
     alone, up to float rounding. ``on_finish(i, result)`` is called as soon as member ``i`` is done,
     so a caller can save it before the rest end. ``snapshot_every`` and ``init`` are as in :func:`train`.
     """
-    if isinstance(configs, TrainConfig):
-        raise TypeError("configs must be a non-empty sequence of TrainConfig, got one TrainConfig; use train(config) or [config]")
-    try:
-        configs = list(configs)
-    except TypeError:
-        raise TypeError(f"configs must be a non-empty sequence of TrainConfig, got {type(configs).__name__}") from None
-    if not configs or not all(isinstance(c, TrainConfig) for c in configs):
-        raise TypeError("configs must be a non-empty sequence of TrainConfig")
+    configs = _check_configs(configs)
     check_bool("progress", progress, optional=True)
     check_callable("on_finish", on_finish, optional=True, what="a function of (index, result)")
     shared = {ensemble_key(c) for c in configs}
     if len(shared) > 1:
         raise ValueError(
-            f"configs trained together must share modulus, hidden, activation, inputs, eval_every and optimiser family; got {sorted(shared, key=str)}"
+            f"configs trained together must share modulus, hidden, activation, inputs, eval_every and optimizer family; got {sorted(shared, key=str)}"
         )
-    if snapshot_every is not None:
-        check_int("snapshot_every", snapshot_every, minimum=1)
-        if snapshot_every % configs[0].eval_every:
-            raise ValueError(f"snapshot_every must be a multiple of eval_every={configs[0].eval_every}, got {snapshot_every}")
+    _check_snapshot_every(snapshot_every, configs[0].eval_every)
     where = pick_device(device)
     _check_memory_for(configs, where, snapshot_every)
     splits = [c.split() for c in configs]
-    models = _initial_models(configs, init)
-    settings = MemberSettings(
-        lr=_per_member([c.lr for c in configs], where),
-        hidden_lr=_per_member([c.lr if c.hidden_lr is None else c.hidden_lr for c in configs], where),
-        weight_decay=_per_member([c.weight_decay for c in configs], where),
-        decoupled=_per_member([c.optimizer == "adamw" for c in configs], where),
+    ensemble = Ensemble(
+        _initial_models(configs, init),
+        splits,
+        where,
+        losses=[c.loss for c in configs],
+        optimizers=[c.optimizer for c in configs],
+        lr=[c.lr for c in configs],
+        hidden_lr=[c.lr if c.hidden_lr is None else c.hidden_lr for c in configs],
+        weight_decay=[c.weight_decay for c in configs],
     )
-    ensemble = Ensemble(models, settings, where, OPTIMIZER_FAMILY[configs[0].optimizer])
-    train_batch, test_batch = stack_splits(splits, configs[0].hidden, where)
-    with CpuThreads(train_batch.features.numel(), where) as threads:
-        return _run(configs, splits, ensemble, train_batch, test_batch, progress, on_finish, snapshot_every, threads)
+    with CpuThreads(ensemble.activations, where) as threads:
+        return _run(configs, splits, ensemble, progress, on_finish, snapshot_every, threads)
 
 
 def _check_memory_for(configs: Sequence[TrainConfig], device: torch.device | None = None, snapshot_every: int | None = None) -> None:
     """Raise a ValueError, before anything is allocated, if training ``configs`` together would not fit in memory.
 
-    The estimate counts, per member, the weights with their copies, gradients and optimiser moments,
+    The estimate counts, per member, the weights with their copies, gradients and optimizer moments,
     the three ``(S, n, K)`` work tensors of the train and the test batch, the ``(S, n, M)`` outputs
     and their gradients, the index tensors and the kept snapshots.
     """
     first = configs[0]
     m, k, tokens, s = first.modulus, first.hidden, first.inputs, len(configs)
     size = ModularTask(m, first.operation).size
-    n_train = [c.n_train if c.n_train is not None else round(c.train_fraction * size) for c in configs]
+    n_train = []
+    for c in configs:
+        if c.n_train is not None:
+            n_train.append(c.n_train)
+        elif c.train_fraction is not None:
+            n_train.append(round(c.train_fraction * size))
+        else:  # TrainConfig.__post_init__ refuses this
+            raise ValueError("give exactly one of n_train and train_fraction")
     pairs = max(n_train) + size - min(n_train)  # padded train batch + padded test batch
     weights = (tokens + 1) * m * k
     floats = s * (8 * weights + 3 * pairs * k + 4 * pairs * m)
-    snapshots = 0 if snapshot_every is None else s * (max(c.steps for c in configs) // snapshot_every + 1) * weights
+    snapshots = s * _snapshots_kept(max(c.steps for c in configs), snapshot_every) * weights
     total = torch.get_default_dtype().itemsize * (floats + snapshots) + 8 * (tokens + 4) * s * pairs + BYTES_PER_PAIR * size
     what = f"training {s} network(s) at once with modulus={m} and hidden={k}"
     if snapshots:
@@ -269,26 +286,22 @@ def ensemble_key(config: TrainConfig) -> tuple[object, ...]:
     """What configs trained in one ensemble must share."""
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    return (config.modulus, config.hidden, config.activation, config.inputs, config.eval_every, OPTIMIZER_FAMILY[config.optimizer])
-
-
-def _per_member(values: list[float], where: torch.device) -> torch.Tensor:
-    """One setting per member as an ``(S, 1, 1)`` tensor that broadcasts over the stacked weights."""
-    return torch.tensor(values, dtype=torch.get_default_dtype(), device=where).view(-1, 1, 1)
+    return (config.modulus, config.hidden, config.activation, config.inputs, config.eval_every, UPDATE_RULES[config.optimizer])
 
 
 def _initial_models(configs: list[TrainConfig], init: Sequence[TwoLayerNet] | None) -> list[TwoLayerNet]:
     """Fresh networks seeded by each config, or copies of the given ones after checking they fit."""
     if init is None:
         return [
-            TwoLayerNet(c.modulus, c.hidden, c.activation, inputs=c.inputs, top_init_scale=c.top_init_scale,
-                        generator=torch.Generator().manual_seed(c.seed))
+            TwoLayerNet(
+                c.modulus, c.hidden, c.activation, inputs=c.inputs, top_init_scale=c.top_init_scale, generator=torch.Generator().manual_seed(c.seed)
+            )
             for c in configs
         ]
     init = list(init)
     if len(init) != len(configs) or not all(isinstance(m, TwoLayerNet) for m in init):
         raise TypeError(f"init must hold one TwoLayerNet per config ({len(configs)}), got {len(init)} item(s)")
-    for config, model in zip(configs, init):
+    for config, model in zip(configs, init, strict=True):
         if (model.modulus, model.hidden, model.activation, model.inputs) != (config.modulus, config.hidden, config.activation, config.inputs):
             raise ValueError(
                 f"init network has modulus={model.modulus}, hidden={model.hidden}, activation={model.activation!r}, "
@@ -301,65 +314,104 @@ def _run(
     configs: list[TrainConfig],
     splits: list[Split],
     ensemble: Ensemble,
-    train_batch: StackedPairs,
-    test_batch: StackedPairs,
     progress: bool | None,
     on_finish: Callable[[int, TrainResult], None] | None,
     snapshot_every: int | None,
     threads: CpuThreads,
 ) -> list[TrainResult]:
-    """The training loop of :func:`train_many`: step all active members, record, retire finished ones."""
-    where = ensemble.V.device
-    active = list(range(len(configs)))  # original index of each member still in the stack
-    rows: list[list[tuple[int, float, float, float, float]]] = [[] for _ in configs]
+    """The training loop of :func:`train_many`: step the ensemble, record each member, retire finished ones."""
+    records = [_Recorder(c, snapshot_every) for c in configs]
     finished: dict[int, TrainResult] = {}
-    snapshots: list[dict[int, TwoLayerNet]] = [{} for _ in configs]
-    eval_every = configs[0].eval_every
     budget = max(c.steps for c in configs)
-    bar = tqdm(total=budget, disable=not progress_enabled(progress), desc=f"training {len(configs)} run(s)", unit="step")
-    for step in range(budget + 1):
-        losses = [configs[i].loss for i in active]
-        loss, outputs, grads = ensemble.loss_and_gradients(train_batch, losses)
-        finite = torch.isfinite(loss)
-        if not finite.all():
-            bar.close()
-            bad = active[int((~finite).nonzero()[0])]
-            raise FloatingPointError(f"non-finite training loss at step {step} for {configs[bad]}")
-        done = [configs[i].steps == step for i in active]
-        if step % eval_every == 0 or any(done):
-            test_loss, test_acc = ensemble.evaluate(test_batch, losses)
-            train_acc = accuracy(outputs, train_batch)
-            table = torch.stack([loss, train_acc, test_loss, test_acc], dim=1).tolist()
-            for slot, i in enumerate(active):
-                if step % eval_every and not done[slot]:
-                    continue
-                row = (step, *table[slot])
-                rows[i].append(row)
-                if snapshot_every and step % snapshot_every == 0:
-                    snapshots[i][step] = ensemble.member(slot)
-                if not math.isfinite(row[3]):
-                    bar.close()
-                    raise FloatingPointError(f"non-finite test loss at step {step} for {configs[i]}")
-                target = configs[i].stop_at_test_acc
-                done[slot] = done[slot] or (target is not None and row[4] >= target)
-            bar.set_postfix(test_acc=f"{max(r[-1][4] for r in rows):.3f}", active=len(active), refresh=False)
-        if any(done):
-            for slot, i in enumerate(active):
-                if done[slot]:
-                    history = pd.DataFrame(rows[i], columns=HISTORY_COLUMNS)
-                    finished[i] = TrainResult(configs[i], ensemble.member(slot), splits[i], history, snapshots[i])
-                    if on_finish is not None:
-                        on_finish(i, finished[i])
-            keep = torch.tensor([slot for slot, d in enumerate(done) if not d], dtype=torch.long, device=where)
-            active = [i for i, d in zip(active, done) if not d]
-            if not active:
-                break
-            ensemble.keep(keep)
-            train_batch.keep(keep)
-            test_batch.keep(keep)
-            grads = [g[keep] for g in grads]
-        ensemble.step(grads)
-        threads.recheck()
-        bar.update(1)
-    bar.close()
+    with _progress_bar(budget, progress, f"training {len(configs)} run(s)") as bar:
+        for step in range(budget + 1):
+            _check_finite(ensemble.forward_backward(), step, [configs[i] for i in ensemble.members])
+            due = [records[i].due(step) for i in ensemble.members]
+            if any(due):
+                table = ensemble.metrics().tolist()
+                done = [
+                    due[slot] and records[i].record(step, table[slot], functools.partial(ensemble.member, slot))
+                    for slot, i in enumerate(ensemble.members)
+                ]
+                _show(bar, records, active=len(ensemble.members))
+                for slot, i in enumerate(ensemble.members):
+                    if done[slot]:
+                        finished[i] = TrainResult(configs[i], ensemble.member(slot), splits[i], records[i].history(), records[i].snapshots)
+                        if on_finish is not None:
+                            on_finish(i, finished[i])
+                ensemble.retire(done)
+                if not ensemble.members:
+                    break
+            ensemble.step()
+            threads.recheck()
+            bar.update(1)
     return [finished[i] for i in range(len(configs))]
+
+
+class _Schedule(Protocol):
+    """What :class:`_Recorder` reads from a run's config: a :class:`TrainConfig` or a transformer's."""
+
+    @property
+    def steps(self) -> int: ...
+    @property
+    def eval_every(self) -> int: ...
+    @property
+    def stop_at_test_acc(self) -> float | None: ...
+
+
+class _Recorder:
+    """One run's history, snapshots and stopping rule, the same for every trainer.
+
+    A row is recorded every ``eval_every`` steps and at the last step; a snapshot every
+    ``snapshot_every`` steps (a multiple of ``eval_every``). The run is done at its last step or once
+    its test accuracy reaches ``stop_at_test_acc``.
+    """
+
+    def __init__(self, config: _Schedule, snapshot_every: int | None) -> None:
+        self.config, self.snapshot_every = config, snapshot_every
+        self.rows: list[tuple[float, ...]] = []
+        self.snapshots: dict[int, Any] = {}  # step → the trainer's model
+
+    def due(self, step: int) -> bool:
+        return step % self.config.eval_every == 0 or step == self.config.steps
+
+    def record(self, step: int, metrics: Sequence[float], snapshot: Callable[[], Any]) -> bool:
+        """Add the row of ``step`` (train loss and accuracy, test loss and accuracy); True once the run is done."""
+        self.rows.append((step, *metrics))
+        if self.snapshot_every and step % self.snapshot_every == 0:
+            self.snapshots[step] = snapshot()
+        if not math.isfinite(metrics[2]):
+            raise FloatingPointError(f"non-finite test loss at step {step} for {self.config}")
+        target = self.config.stop_at_test_acc
+        return step == self.config.steps or (target is not None and metrics[3] >= target)
+
+    def history(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=HISTORY_COLUMNS)
+
+
+def _check_finite(loss: torch.Tensor, step: int, configs: Sequence[object]) -> None:
+    """Raise a FloatingPointError naming the first run whose training loss (one per run) is NaN or infinite."""
+    finite = torch.isfinite(loss)
+    if not finite.all():
+        raise FloatingPointError(f"non-finite training loss at step {step} for {configs[int((~finite).nonzero()[0])]}")
+
+
+def _check_snapshot_every(snapshot_every: int | None, eval_every: int) -> None:
+    """Snapshots are taken at recorded steps, so their interval must be a multiple of ``eval_every``."""
+    if snapshot_every is not None and check_int("snapshot_every", snapshot_every, minimum=1) % eval_every:
+        raise ValueError(f"snapshot_every must be a multiple of eval_every={eval_every}, got {snapshot_every}")
+
+
+def _snapshots_kept(steps: int, snapshot_every: int | None) -> int:
+    """How many snapshots a run of ``steps`` steps keeps, for the memory estimates."""
+    return 0 if snapshot_every is None else steps // snapshot_every + 1
+
+
+def _progress_bar(steps: int, progress: bool | None, what: str) -> tqdm:
+    """A bar over ``steps`` training steps; used as a context manager, it closes even when training raises."""
+    return tqdm(total=steps, disable=not progress_enabled(progress), desc=what, unit="step")
+
+
+def _show(bar: tqdm, records: Sequence[_Recorder], **more: object) -> None:
+    """Show the best latest test accuracy of the runs on the progress bar."""
+    bar.set_postfix(test_acc=f"{max(r.rows[-1][4] for r in records):.3f}", **more, refresh=False)

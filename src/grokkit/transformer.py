@@ -9,6 +9,7 @@ are computed at the last position only: the same function for a third of the wor
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -16,12 +17,11 @@ import pandas as pd
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from ._validate import check_bool, check_float, check_int, check_memory, check_pairs
 from .device import pick_device
 from .tasks import ModularTask, Split
-from .train import progress_enabled
+from .train import _check_finite, _check_snapshot_every, _progress_bar, _Recorder, _show, _snapshots_kept
 
 
 class OneLayerTransformer(nn.Module):
@@ -35,8 +35,10 @@ class OneLayerTransformer(nn.Module):
         d_mlp = check_int("d_mlp", d_mlp, minimum=1)
         if d_model % heads:
             raise ValueError(f"d_model must be a multiple of heads, got d_model={d_model}, heads={heads}")
-        check_memory(f"modulus={modulus}, d_model={d_model} and d_mlp={d_mlp} ({_parameter_count(modulus, d_model, d_mlp)} parameters)",
-                     2 * _parameter_count(modulus, d_model, d_mlp) * torch.get_default_dtype().itemsize)
+        check_memory(
+            f"modulus={modulus}, d_model={d_model} and d_mlp={d_mlp} ({_parameter_count(modulus, d_model, d_mlp)} parameters)",
+            2 * _parameter_count(modulus, d_model, d_mlp) * torch.get_default_dtype().itemsize,
+        )
         generator = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
 
         def normal(*shape: int, fan_in: int) -> nn.Parameter:
@@ -161,14 +163,13 @@ def train_transformer(
     """Full-batch AdamW with a linear warm-up, as Nanda et al.; metrics every ``eval_every`` steps."""
     if not isinstance(config, TransformerConfig):
         raise TypeError(f"config must be a TransformerConfig, got {type(config).__name__}")
-    if snapshot_every is not None and check_int("snapshot_every", snapshot_every, minimum=1) % config.eval_every:
-        raise ValueError(f"snapshot_every must be a multiple of eval_every={config.eval_every}, got {snapshot_every}")
+    _check_snapshot_every(snapshot_every, config.eval_every)
     check_bool("progress", progress, optional=True)
     where = pick_device(device)
     m, d, d_mlp = config.modulus, config.d_model, config.d_mlp
     size = ModularTask(m, config.operation).size
     weights = _parameter_count(m, d, d_mlp)
-    snapshots = 0 if snapshot_every is None else (config.steps // snapshot_every + 1) * weights
+    snapshots = _snapshots_kept(config.steps, snapshot_every) * weights
     activations = size * (10 * d + 3 * d_mlp + 3 * m)  # keys, values, streams, MLP and logits of train and test pairs
     check_memory(
         f"a transformer with modulus={m}, d_model={d} and d_mlp={d_mlp}" + (f", snapshot_every={snapshot_every}" if snapshots else ""),
@@ -177,39 +178,35 @@ def train_transformer(
     )
     split = config.split()
     model = OneLayerTransformer(config.modulus, config.d_model, config.heads, config.d_mlp, seed=config.seed).to(where)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=config.betas)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: min(1.0, (step + 1) / max(1, config.warmup)))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=config.betas)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / max(1, config.warmup)))
     train_pairs, train_labels = split.train_pairs.to(where), split.train_labels.to(where)
     test_pairs, test_labels = split.test_pairs.to(where), split.test_labels.to(where)
-    rows, snapshots = [], {}
-    bar = tqdm(total=config.steps, disable=not progress_enabled(progress), desc="training transformer", unit="step")
-    for step in range(config.steps + 1):
-        logits = model(train_pairs)
-        loss = F.cross_entropy(logits, train_labels)
-        if not torch.isfinite(loss):
-            bar.close()
-            raise FloatingPointError(f"non-finite training loss at step {step} for {config}")
-        if step % config.eval_every == 0 or step == config.steps:
-            with torch.no_grad():
-                test_logits = model(test_pairs)
-                row = (step, float(loss), _accuracy(logits, train_labels),
-                       float(F.cross_entropy(test_logits, test_labels)), _accuracy(test_logits, test_labels))
-            rows.append(row)
-            if snapshot_every and step % snapshot_every == 0:
-                snapshots[step] = _copy(model)
-            bar.set_postfix(test_acc=f"{row[4]:.3f}", refresh=False)
-            if config.stop_at_test_acc is not None and row[4] >= config.stop_at_test_acc:
-                break
-        if step == config.steps:
-            break
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        bar.update(1)
-    bar.close()
-    history = pd.DataFrame(rows, columns=["step", "train_loss", "train_acc", "test_loss", "test_acc"])
-    return TransformerResult(config, _copy(model), split, history, snapshots)
+    record = _Recorder(config, snapshot_every)
+    with _progress_bar(config.steps, progress, "training transformer") as bar:
+        for step in range(config.steps + 1):
+            logits = model(train_pairs)
+            loss = F.cross_entropy(logits, train_labels)
+            _check_finite(loss.view(1), step, [config])
+            if record.due(step):
+                with torch.no_grad():
+                    test_logits = model(test_pairs)
+                    metrics = (
+                        float(loss),
+                        _accuracy(logits, train_labels),
+                        float(F.cross_entropy(test_logits, test_labels)),
+                        _accuracy(test_logits, test_labels),
+                    )
+                done = record.record(step, metrics, functools.partial(_copy, model))
+                _show(bar, [record])
+                if done:
+                    break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            bar.update(1)
+    return TransformerResult(config, _copy(model), split, record.history(), record.snapshots)
 
 
 def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
