@@ -221,16 +221,24 @@ def test_input_shares_split_the_hidden_layer_by_input():
         input_shares(net)
 
 
-def test_honest_hint_accuracy_reads_the_hint():
-    from grokkit.metrics import honest_hint_accuracy
+def hinted_split_and_reader():
+    """A split of Z_7 with hints (half of the training hints honest) and a network that reads only the hint:
+    node c fires on hint c and votes for class c."""
     from grokkit.train import with_hint
 
     split = with_hint(ModularTask(7).split(n_train=20, seed=0), 0.5, seed=0)
     reader = TwoLayerNet(7, 7, inputs=3, activation="relu")
-    with torch.no_grad():  # node c fires on hint c, and votes for class c
+    with torch.no_grad():
         reader.W.zero_()
         reader.W[:, 14:] = torch.eye(7)
         reader.V.copy_(torch.eye(7))
+    return split, reader
+
+
+def test_honest_hint_accuracy_reads_the_hint():
+    from grokkit.metrics import honest_hint_accuracy
+
+    split, reader = hinted_split_and_reader()
     assert honest_hint_accuracy(reader, split) == 1.0
     assert accuracy(reader, split.test_pairs, split.test_labels) < 0.5  # the test hints are uniform
     with pytest.raises(ValueError, match="carry a hint"):
@@ -337,14 +345,8 @@ def test_cka_pairs_of_runs_reads_the_final_and_the_initial_networks():
 
 def test_shortcut_use_tells_a_hint_reader_from_a_network_that_ignores_the_hint():
     from grokkit.metrics import honest_hint_accuracy, shortcut_use
-    from grokkit.train import with_hint
 
-    split = with_hint(ModularTask(7).split(n_train=20, seed=0), 0.5, seed=0)
-    reader = TwoLayerNet(7, 7, inputs=3, activation="relu")
-    with torch.no_grad():  # node c fires on hint c, and votes for class c
-        reader.W.zero_()
-        reader.W[:, 14:] = torch.eye(7)
-        reader.V.copy_(torch.eye(7))
+    split, reader = hinted_split_and_reader()
     ignorer = TwoLayerNet(7, 6, inputs=3, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         ignorer.W[:, 14:] = 0
