@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -30,7 +31,8 @@ from book import toc_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
-REQUIREMENT = f"grokkit @ git+{REPOSITORY}"  # what the install cell asks pip for in Colab
+VERSION = re.search(r'^version = "(.+)"$', (ROOT / "pyproject.toml").read_text(), re.MULTILINE)[1]
+REQUIREMENT = f"grokkit @ git+{REPOSITORY}@v{VERSION}"  # what the install cell asks pip for in Colab: the book's release
 TOC_NOTEBOOKS = [ROOT / f"{entry}.ipynb" for entry in toc_notebooks()]
 # What a wheel of the working tree is built from (copied out first, so the build leaves no build/ behind
 # in the shared tree). A file that pyproject.toml starts to need must be added here.
@@ -41,6 +43,13 @@ PROBE = f"""import json, os, sys
 import grokkit
 seen = {{"executable": sys.executable, "prefix": sys.prefix, "grokkit": grokkit.__file__, "cwd": os.getcwd(), "path": sys.path}}
 print({PROBE_MARK!r} + json.dumps(seen))"""
+
+
+def install_cell(path: Path) -> nbformat.NotebookNode:
+    """The notebook's one code cell that runs ``%pip install`` (the Colab install cell)."""
+    cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code" and "%pip install" in c.source]
+    assert len(cells) == 1, f"{path.name} must have exactly one install cell, found {len(cells)}"
+    return cells[0]
 
 
 def install_arguments(source: str) -> list[str]:
@@ -97,7 +106,7 @@ class FreshEnv:
 def make_fresh_env(base: Path) -> FreshEnv:
     """A new venv in ``base`` (outside the repository) with grokkit installed the way the install cell installs it."""
     assert not inside(base, ROOT), f"the fresh environment must lie outside the repository, not in {base}"
-    sources = {path: nbformat.read(path, as_version=4).cells[0].source for path in TOC_NOTEBOOKS}
+    sources = {path: install_cell(path).source for path in TOC_NOTEBOOKS}
     arguments = {path.name: install_arguments(source) for path, source in sources.items()}
     assert len({tuple(a) for a in arguments.values()}) == 1, f"the install cells differ: {arguments}"
     cell_arguments = next(iter(arguments.values()))

@@ -272,19 +272,42 @@ def test_notebooks_that_sweep_share_the_run_cache_of_the_build(root, executions)
     assert executions == [{"results_dir": "."}, {"results_dir": ".", "cache_dir": str(root / "_build" / "runs")}]
 
 
+def test_the_build_asserts_the_claims_of_a_notebook_that_has_them(root, executions):
+    """A learner's default is check_claims = False; the book runs the defaults, for which the claims are written."""
+    write_notebook(root / "notebooks" / "02-claims.ipynb", 'results_dir = "."\ncheck_claims = False')
+    run_notebook("notebooks/02-claims")
+    assert executions == [{"results_dir": ".", "check_claims": True}]
+
+
 def test_a_notebook_is_executed_for_real_then_reused(root):
     """The one real execution: two cells, the key results written where the build reads them."""
     write_notebook(
         root / "notebooks" / "01-fake.ipynb",
-        'results_dir = "."',
+        'results_dir = "."\ncache_dir = None',
         'import json, pathlib; pathlib.Path(results_dir, "01-fake.results.json").write_text(json.dumps({"answer": 42}))',
     )
     first = run_notebook("notebooks/01-fake")
     second = run_notebook("notebooks/01-fake")
     assert (first.status, second.status, second.results) == ("executed", "reused from cache", {"answer": 42})
-    staged = nbformat.read(root / "_build" / "source" / "notebooks" / "01-fake.ipynb", as_version=4)
-    injected = [cell for cell in staged.cells if "injected-parameters" in cell.metadata.get("tags", [])]
-    assert injected and all("remove-cell" in cell.metadata.tags for cell in injected), "build paths stay off the page"
+    staged_path = root / "_build" / "source" / "notebooks" / "01-fake.ipynb"
+    staged = nbformat.read(staged_path, as_version=4)
+    assert [cell.source for cell in staged.cells][0] == 'results_dir = "."\ncache_dir = None', "the page and download keep the defaults"
+    assert "injected-parameters" not in staged_path.read_text() and str(root) not in staged_path.read_text(), "no build path leaks"
+
+
+def test_the_report_tables_notebooks_key_results_and_environment(root, monkeypatch):
+    references = root / "notebooks" / "reference"
+    references.mkdir()
+    (references / "01-fake.json").write_text(json.dumps({"step": {"value": 100, "abs": 5, "rel": 0.0}, "share": {"value": 0.5, "rel": 0.1}}))
+    monkeypatch.setattr(book, "REFERENCES", references)
+    (root / "_build" / "source" / "book").mkdir(parents=True)
+    book.write_report([book.Executed("01-fake", "executed", 12.34, {"step": 103, "share": 0.52})])
+    report = (root / "_build" / "source" / "book" / "execution-report-table.md").read_text()
+    assert "| 01-fake | executed | 12.3 | {ref}`2 <report-01-fake>` |" in report
+    assert "(report-01-fake)=\n:::{admonition} 01-fake: 2 key results\n:class: dropdown" in report
+    assert "| `share` | 0.52 | 0.5 | ± 10 % |" in report and "| `step` | 103 | 100 | ± 5 |" in report
+    for name in ("Python", "torch", "numpy", "CPU", "torch threads", "git commit", "built"):
+        assert re.search(rf"^\| {name} \| \S", report, re.MULTILINE), f"the environment names no {name}"
 
 
 # The command line the Makefile calls

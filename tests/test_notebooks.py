@@ -1,10 +1,11 @@
 """Notebook conventions and a papermill smoke run of every notebook in the book.
 
-The conventions: each notebook is in the toc, stored without outputs, opens with the Colab install cell and
-the papermill parameters cell, has smoke parameters and reference key results. tools/book.py itself (parameter
+The conventions: each notebook is in the toc, stored without outputs, opens with its title, the Colab install
+cell, the folded papermill parameters cell and its quick setting, has smoke parameters and reference key results. tools/book.py itself (parameter
 checks, execution errors, the build cache) is tested in tests/test_book.py.
 """
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -15,12 +16,14 @@ import pytest
 import yaml
 
 from book import check_parameters, execute, toc_notebooks
+from colab import REQUIREMENT
 from conftest import smoke_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SMOKE = smoke_parameters()
 REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+PAGE_WIDTH = 88  # characters of code a notebook page shows without scrolling
 
 
 def test_every_toc_notebook_exists_and_every_notebook_is_in_the_toc():
@@ -37,14 +40,25 @@ def test_stored_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_colab_cell_then_parameters_cell(path):
+def test_title_then_colab_cell_then_folded_parameters_then_quick_setting(path):
     cells = nbformat.read(path, as_version=4).cells
-    install, parameters = cells[0], cells[1]
+    title, install, parameters, quick = cells[:4]
+    assert title.cell_type == "markdown" and title.source.startswith("# "), "the page opens with its title and purpose"
+    assert "`quick = True`" in title.source and "`check_claims = True`" in title.source, "the first cell tells the learner how to run it"
     assert "remove-cell" in install.metadata.get("tags", [])
     assert '"google.colab" in sys.modules' in install.source
-    # tests/test_install.py installs a wheel of the working tree with this requirement, git+URL → file://wheel.
-    assert f'"grokkit @ git+{REPOSITORY}"' in install.source, f'the install cell must %pip install "grokkit @ git+{REPOSITORY}"'
-    assert "parameters" in parameters.metadata.get("tags", [])
+    # tests/colab.py installs a wheel of the working tree with this requirement, git+URL@tag → file://wheel.
+    assert f'"{REQUIREMENT}"' in install.source, f'the install cell must %pip install "{REQUIREMENT}"'
+    assert {"parameters", "hide-input"} <= set(parameters.metadata.get("tags", [])), "the parameters cell is tagged and folded"
+    long = [line for line in parameters.source.splitlines() if len(line) > PAGE_WIDTH]
+    assert not long, f"parameter lines wider than the page ({PAGE_WIDTH} characters): {long}"
+    declared = papermill.inspect_notebook(str(path))
+    assert declared["quick"]["default"] == "False" and declared["check_claims"]["default"] == "False", (
+        "a learner starts from the full run and is never stopped by a claim written for the defaults"
+    )
+    assert quick.source.startswith("if quick:"), "the quick setting follows the parameters (and papermill's injected cell)"
+    changed = {target.id for node in ast.walk(ast.parse(quick.source)) if isinstance(node, ast.Assign) for target in node.targets}
+    assert changed and changed <= set(declared), f"the quick setting assigns names that are not parameters: {changed - set(declared)}"
 
 
 def test_every_repository_url_agrees_with_config():

@@ -23,3 +23,15 @@ def test_glue_many_records_each_value_under_its_name(tmp_path):
     assert results.values == {"modulus": 31, "share": 0.5}
     results.save()
     assert results.path.read_text().count('"modulus": 31') == 1
+
+
+def test_values_are_glued_only_in_the_book_build(tmp_path, monkeypatch, capsys):
+    """In Colab or Jupyter a glued value would only add output to the cell; the build (GROKKIT_BOOK_BUILD=1) glues."""
+    glued = []
+    monkeypatch.setattr("myst_nb.glue", lambda name, value, display: glued.append((name, value, display)))
+    monkeypatch.delenv("GROKKIT_BOOK_BUILD", raising=False)
+    KeyResults("demo", tmp_path).glue("step", 120)
+    assert glued == [] and capsys.readouterr().out == ""
+    monkeypatch.setenv("GROKKIT_BOOK_BUILD", "1")
+    KeyResults("demo", tmp_path).glue("step", 120)
+    assert glued == [("step", 120, False)]

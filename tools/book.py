@@ -102,16 +102,16 @@ def execute(notebook: Path, output: Path, parameters: dict[str, object], workdir
             f"{notebook.name} failed in cell {error.cell_index + 1} of the executed copy (execution count {error.exec_count}): "
             f"{error.ename}: {error.evalue}\nExecuted copy with the traceback: {output}"
         ) from None
-    hide_injected_parameters(output)
+    clean_executed(output)
 
 
-def hide_injected_parameters(path: Path) -> None:
-    """Keep the cell papermill injects (build paths such as cache_dir) out of the rendered page."""
+def clean_executed(path: Path) -> None:
+    """Drop what only the build machine needs from an executed notebook, which readers download from its page:
+    papermill's injected-parameters cell (the build's settings, such as an absolute ``cache_dir``) and
+    papermill's record of the build's paths. The parameters cell keeps the defaults a learner starts from."""
     notebook = nbformat.read(path, as_version=4)
-    for cell in notebook.cells:
-        tags = cell.metadata.setdefault("tags", [])
-        if "injected-parameters" in tags and "remove-cell" not in tags:
-            tags.append("remove-cell")
+    notebook.cells = [cell for cell in notebook.cells if "injected-parameters" not in cell.metadata.get("tags", [])]
+    notebook.metadata.pop("papermill", None)
     nbformat.write(notebook, path)
 
 
@@ -166,8 +166,11 @@ def run_notebook(entry: str) -> Executed:
     name = source.stem
     target = STAGE / f"{entry}.ipynb"
     results_name = f"{name}.results.json"
-    parameters = {"results_dir": "."}
-    if "cache_dir" in papermill.inspect_notebook(str(source)):  # notebooks that sweep share one run cache
+    declared = papermill.inspect_notebook(str(source))
+    parameters: dict[str, object] = {"results_dir": "."}
+    if "check_claims" in declared:  # the claims hold for the defaults, which the book runs: assert them
+        parameters["check_claims"] = True
+    if "cache_dir" in declared:  # notebooks that sweep share one run cache
         parameters["cache_dir"] = str(BUILD / "runs")
     cached = CACHE / f"{name}-{input_hash(source, parameters)}"
     meta = cache_entry(cached, name)
@@ -201,11 +204,49 @@ def compare_with_reference(record: Executed) -> list[str]:
     return [f"{record.name}: {drift}" for drift in compare(record.results, reference)]
 
 
+def tolerance(entry: dict) -> str:
+    """A reference entry's tolerance in words: absolute, relative (as a percentage), both, or exact."""
+    parts = [f"± {entry['abs']:g}" if entry.get("abs") else "", f"± {100 * entry['rel']:g} %" if entry.get("rel") else ""]
+    return " or ".join(part for part in parts if part) or "exact"
+
+
+def build_environment() -> list[tuple[str, str]]:
+    """What the report says the notebooks ran on: versions, CPU, threads, commit and date."""
+    import numpy
+    import torch
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), None)
+    git = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain"], capture_output=True, text=True).stdout.strip()
+    commit = git.stdout.strip() if git.returncode == 0 else "not a git checkout"
+    return [
+        ("Python", platform.python_version()),
+        ("torch", torch.__version__),
+        ("numpy", numpy.__version__),
+        ("CPU", cpu or platform.processor() or platform.machine()),
+        ("CPU cores", str(os.cpu_count())),
+        ("torch threads", str(torch.get_num_threads())),
+        ("git commit", commit + (" (with uncommitted changes)" if git.returncode == 0 and dirty else "")),
+        ("built", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())),
+    ]
+
+
 def write_report(records: list[Executed]) -> None:
-    lines = ["| notebook | status | wall time (s) | key results |", "| --- | --- | --- | --- |"]
+    """The execution report's tables: one row per notebook, each notebook's key results against their
+    references (folded), and the environment of the build."""
+    lines = ["| notebook | status | wall time (s) | key results |", "| --- | --- | ---: | ---: |"]
     for r in records:
-        values = ", ".join(f"`{k}` = {v}" for k, v in sorted(r.results.items()))
-        lines.append(f"| {r.name} | {r.status} | {r.seconds:.1f} | {values} |")
+        lines.append(f"| {r.name} | {r.status} | {r.seconds:.1f} | {{ref}}`{len(r.results)} <report-{r.name}>` |")
+    lines += ["", "## Key results", ""]
+    for r in records:
+        reference = json.loads((REFERENCES / f"{r.name}.json").read_text())
+        lines += [f"(report-{r.name})=", f":::{{admonition}} {r.name}: {len(r.results)} key results", ":class: dropdown", ""]
+        lines += ["| key | value | reference | tolerance |", "| --- | ---: | ---: | --- |"]
+        for key, value in sorted(r.results.items()):
+            entry = reference.get(key, {})
+            lines.append(f"| `{key}` | {value:.6g} | {entry.get('value', float('nan')):.6g} | {tolerance(entry) if entry else 'none'} |")
+        lines += [":::", ""]
+    lines += ["## Environment", "", "| | |", "| --- | --- |", *(f"| {name} | {value} |" for name, value in build_environment())]
     (STAGE / "book" / "execution-report-table.md").write_text("\n".join(lines) + "\n")
 
 
@@ -221,6 +262,7 @@ def stage_sources() -> None:
 
 def execute_all() -> list[Executed]:
     os.environ["GROKKIT_PROGRESS"] = "0"  # no progress bars in the rendered pages
+    os.environ["GROKKIT_BOOK_BUILD"] = "1"  # KeyResults glue their values for the prose only in the build
     records = []
     for entry in toc_notebooks():
         print(f"[book] {entry}.ipynb ...", flush=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +18,11 @@ from ._validate import check_float, check_folder, check_name
 
 
 def _glue(name: str, value: object) -> None:
-    """Glue for the book when myst-nb is installed; in plain Jupyter or Colab just show the value."""
-    try:
+    """Glue for the prose in the book build (tools/book.py sets GROKKIT_BOOK_BUILD=1); elsewhere, in Colab or
+    Jupyter, a glued value would only add output to the cell, so nothing is shown."""
+    if os.environ.get("GROKKIT_BOOK_BUILD") == "1":
         from myst_nb import glue
-    except ImportError:
-        print(f"{name} = {value}")
-    else:
+
         glue(name, value, display=False)
 
 
