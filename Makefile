@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: book book-student pdf test lint update-references clean
+.PHONY: book book-student pdf test lint linkcheck update-references clean
 
 $(VENV)/installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ lint: $(VENV)/installed
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy src
+
+# Every external link of the book, with Sphinx's linkcheck builder (needs the network, so CI does not run it). It reads
+# the sources that `make book` staged in _build/source and reports in _build/linkcheck/output.txt.
+linkcheck: $(VENV)/installed
+	@test -f _build/source/_toc.yml || { echo "make linkcheck: run \`make book\` first (it stages _build/source)"; exit 1; }
+	$(BIN)/jupyter-book build _build/source --builder linkcheck --path-output .
 
 update-references: $(VENV)/installed
 	$(BIN)/python tools/book.py update-references

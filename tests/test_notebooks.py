@@ -79,6 +79,13 @@ def test_smoke_parameters_exist_and_are_declared(path):
     assert (ROOT / "notebooks" / "reference" / f"{path.stem}.json").exists()
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_reference_states_its_tolerance_and_why(path):
+    reference = json.loads((ROOT / "notebooks" / "reference" / f"{path.stem}.json").read_text())
+    unexplained = [key for key, entry in reference.items() if not entry.get("why") or entry["why"].startswith("state a tolerance")]
+    assert not unexplained, f"{path.stem}: reference entries without the reason for their tolerance: {unexplained}"
+
+
 def test_a_constant_quoted_from_another_notebook_matches_its_reference():
     """03-two-peaks compares the landscape with the trained networks' boundary measured in 03-scaling-law."""
     quoted = papermill.inspect_notebook(str(ROOT / "notebooks" / "03-two-peaks.ipynb"))["training_c"]["default"]
