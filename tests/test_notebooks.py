@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SMOKE = smoke_parameters()
 REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
-PAGE_WIDTH = 88  # characters of code a notebook page shows without scrolling
+PAGE_WIDTH = 76  # characters of code a notebook page shows without scrolling in a 1280-pixel-wide window
 
 
 def test_every_toc_notebook_exists_and_every_notebook_is_in_the_toc():
