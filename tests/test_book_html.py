@@ -3,6 +3,7 @@
 import functools
 from pathlib import Path
 
+import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
@@ -80,3 +81,17 @@ def test_execution_report_lists_every_notebook():
     text = soup("book/execution-report").get_text()
     for entry in toc_notebooks():
         assert Path(entry).name in text
+
+
+@pytest.mark.parametrize("page", toc_notebooks())
+def test_the_downloadable_notebook_starts_from_the_defaults_and_names_no_build_path(page):
+    """The .ipynb a reader downloads (the page's download button) is what a learner runs: no papermill cell with the
+    build's settings, no path of the build machine, and the parameters of the book's run as its defaults."""
+    path = HTML / "_sources" / f"{page}.ipynb"
+    text = path.read_text()
+    assert "injected-parameters" not in text, f"{path.name} keeps papermill's injected cell"
+    for build_path in {str(ROOT), str(ROOT.resolve()), "/_build/"}:
+        assert build_path not in text, f"{path.name} names the build machine's path {build_path}"
+    cells = nbformat.reads(text, as_version=4).cells
+    parameters = next(cell for cell in cells if "parameters" in cell.metadata.get("tags", []))
+    assert "check_claims = False" in parameters.source and "quick = False" in parameters.source
