@@ -108,9 +108,9 @@ def test_smoke_run(smoke):
     assert images, "the notebook drew no figure"
 
 
-# Run twice: a notebook that trains (MLPs and a transformer) and is among the cheapest. Smoke runs measured one at a
-# time on 2 busy cores: 03-two-peaks 31 s (no training), 02-representation-learning 50 s, 04-loss-as-surrogate 99 s,
-# 01-insight 115 s, 03-grokking-dynamics 178 s, 03-scaling-law 213 s; running all of them twice cost about 11 minutes.
+# Run twice: a notebook that trains (MLPs and a transformer) and is among the cheapest. The quick setting, measured one
+# notebook at a time on 2 cores: 03-two-peaks 8 s (no training), 02-representation-learning 45 s, 03-scaling-law 51 s,
+# 01-insight 52 s, 03-grokking-dynamics 54 s, 04-loss-as-surrogate 85 s.
 TWICE = ROOT / "notebooks" / "02-representation-learning.ipynb"
 
 
