@@ -36,10 +36,11 @@ lint: $(VENV)/installed
 	$(BIN)/mypy src
 
 # Every external link of the book, with Sphinx's linkcheck builder (needs the network, so CI does not run it). It reads
-# the sources that `make book` staged in _build/source and reports in _build/linkcheck/output.txt.
+# the executed sources that the last `make book` staged in _build/source, fails on a broken link and writes its report
+# to _build/linkcheck/_build/html/output.txt (Jupyter Book names every builder's folder html).
 linkcheck: $(VENV)/installed
 	@test -f _build/source/_toc.yml || { echo "make linkcheck: run \`make book\` first (it stages _build/source)"; exit 1; }
-	$(BIN)/jupyter-book build _build/source --builder linkcheck --path-output .
+	$(BIN)/jupyter-book build _build/source --builder linkcheck --path-output _build/linkcheck --all
 
 update-references: $(VENV)/installed
 	$(BIN)/python tools/book.py update-references
