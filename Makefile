@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: book book-student pdf test lint linkcheck update-references clean
+.PHONY: book book-student pdf test test-lowest lint linkcheck update-references clean
 
 $(VENV)/installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ pdf: $(VENV)/installed
 
 test: $(VENV)/installed
 	$(BIN)/python -m pytest
+
+# The fresh-install smoke runs of every notebook with the lowest versions pyproject.toml's dependencies allow
+# (torch stays the CPU wheel of constraints.txt); not part of `make test`, 9 to 14 minutes on 2 cores.
+test-lowest: $(VENV)/installed
+	$(BIN)/python tools/lowest.py
 
 # Lint and format of every Python file and notebook, types of the library; settings in pyproject.toml.
 LINTED := src tests tools benchmarks notebooks

@@ -4,11 +4,14 @@ installed the way each notebook's install cell installs it, and one smoke run of
 In Colab a notebook's first cell runs ``%pip install ... "grokkit @ git+<repository URL>"``. Here a fresh
 virtual environment outside the repository gets the same pip arguments with the URL replaced by a wheel
 built from the working tree (``grokkit @ file://...whl``), plus papermill and ipykernel (Colab has the
-kernel; papermill is the executor), pinned by constraints.txt so torch is the local CPU wheel. A notebook
-is copied to a directory outside the repository and executed there with its smoke parameters by that
-environment's kernel, with the repository nowhere on sys.path; a probe cell appended to the copy proves which
-grokkit and which Python ran it. conftest.py shares one such run per notebook between the install test and
-the notebook tests (tests/test_install.py, tests/test_notebooks.py).
+kernel; papermill is the executor). The versions are Colab's: constraints-colab.txt (the numpy, pandas,
+matplotlib, seaborn, scikit-learn, scipy and tqdm of Colab's runtime) replaces those packages' lines of
+constraints.txt, whose pins hold for everything else, torch (the local CPU wheel) among them; the environment
+variable GROKKIT_FRESH_VERSIONS names another such file (tools/lowest.py: the lowest versions that
+pyproject.toml allows). A notebook is copied to a directory outside the repository and executed there with
+its smoke parameters by that environment's kernel, with the repository nowhere on sys.path; a probe cell
+appended to the copy proves which grokkit and which Python ran it. conftest.py shares one such run per
+notebook between the install test and the notebook tests (tests/test_install.py, tests/test_notebooks.py).
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ TOC_NOTEBOOKS = [ROOT / f"{entry}.ipynb" for entry in toc_notebooks()]
 # in the shared tree). A file that pyproject.toml starts to need must be added here.
 PACKAGE_FILES = ["pyproject.toml", "README.md", "src", "LICENSE", "LICENSE.txt", "MANIFEST.in", "setup.cfg", "setup.py"]
 NOTEBOOK_TIMEOUT_S = 1800
+# The versions the fresh environment gets in place of constraints.txt's (see the module's docstring).
+VERSIONS = Path(os.environ.get("GROKKIT_FRESH_VERSIONS") or ROOT / "constraints-colab.txt")
 PROBE_MARK = "GROKKIT-INSTALL-PROBE "
 PROBE = f"""import json, os, sys
 import grokkit
@@ -57,6 +62,24 @@ def install_arguments(source: str) -> list[str]:
     lines = [line.strip() for line in source.splitlines() if line.strip().startswith("%pip install ")]
     assert len(lines) == 1, f"the install cell must have exactly one `%pip install` line, found {lines}"
     return shlex.split(lines[0].removeprefix("%pip install "))
+
+
+def package_name(line: str) -> str:
+    """The normalized package name of a constraints line (``Scikit_Learn==1.6.1`` gives ``scikit-learn``)."""
+    return re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", line.strip())[0]).lower()
+
+
+def constraint_lines(path: Path) -> list[str]:
+    """The lines of a constraints file, without comments and blank lines."""
+    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def merged_constraints(overrides: Path, base: Path = ROOT / "constraints.txt") -> list[str]:
+    """``base``'s lines with each package named in ``overrides`` replaced by its line there; a bare name there
+    (no version) drops the package's pin."""
+    replaced = {package_name(line): line for line in constraint_lines(overrides)}
+    kept = [line for line in constraint_lines(base) if package_name(line) not in replaced]
+    return kept + [line for line in replaced.values() if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", line)]
 
 
 def inside(path: str | Path, folder: Path) -> bool:
@@ -129,13 +152,19 @@ def make_fresh_env(base: Path) -> FreshEnv:
     run([sys.executable, "-m", "venv", str(venv)], "creating the venv", env=env, cwd=base)
     python = venv / "bin" / "python"
     pip_arguments = [f"grokkit @ {wheel.as_uri()}" if a == REQUIREMENT else a for a in cell_arguments]
+    constraints = base / "constraints.txt"
+    constraints.write_text(f"# constraints.txt with the versions of {VERSIONS}\n" + "\n".join(merged_constraints(VERSIONS)) + "\n")
     run(
-        [str(python), "-m", "pip", "install", *pip_arguments, "papermill", "ipykernel", "-c", str(ROOT / "constraints.txt")],
+        [str(python), "-m", "pip", "install", *pip_arguments, "papermill", "ipykernel", "-c", str(constraints)],
         "installing grokkit into the fresh venv",
         env=env,
         cwd=base,
     )
+    listed = run([str(python), "-m", "pip", "list", "--format=json"], "listing the installed packages", env=env, cwd=base).stdout
+    installed = {package_name(p["name"]): p["version"] for p in json.loads(listed)}
+    chosen = ", ".join(f"{name} {installed.get(name, '-')}" for name in sorted({package_name(line) for line in constraint_lines(VERSIONS)}))
     print(f"\n[install] wheel built in {built - start:.1f} s; venv created and grokkit installed in {time.perf_counter() - built:.1f} s")
+    print(f"[install] versions of {VERSIONS.name}: {chosen}; torch {installed.get('torch')}")
     return FreshEnv(python, env, base)
 
 
