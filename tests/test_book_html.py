@@ -1,6 +1,7 @@
 """Checks on the built HTML (`make book` runs them after building; skipped when no build exists)."""
 
 import functools
+import os
 from pathlib import Path
 
 import nbformat
@@ -10,10 +11,10 @@ from bs4 import BeautifulSoup
 from book import toc_files, toc_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
-HTML = ROOT / "_build" / "html"
+HTML = Path(os.environ.get("GROKKIT_BOOK_HTML", ROOT / "_build" / "html"))  # override: test another build
 pytestmark = [
     pytest.mark.book,
-    pytest.mark.skipif(not (HTML / "index.html").exists(), reason="no built book in _build/html; run `make book`"),
+    pytest.mark.skipif(not (HTML / "index.html").exists(), reason=f"no built book in {HTML}; run `make book`"),
 ]
 
 
@@ -37,6 +38,19 @@ def test_notebook_pages_have_their_figures(page):
         file = (HTML / page).parent / src
         assert file.exists() and file.stat().st_size > 1000, f"{page}: figure {src} missing or empty"
         assert image.get("alt"), f"{page}: figure {src} has no alt text"
+
+
+@pytest.mark.parametrize("page", toc_files())
+def test_math_is_typeset_by_mathjax_from_the_book_itself(page):
+    """A page with math loads MathJax from the book's _static/mathjax (sphinx-mathjax-offline), not a CDN:
+    the book reads the same offline. tests/test_browser.py checks that the math is typeset."""
+    html = soup(page)
+    scripts = [script["src"] for script in html.select("script[src]") if "mathjax" in script["src"].lower()]
+    if html.select(".math"):
+        assert scripts, f"{page}: math but no MathJax script"
+    for src in scripts:
+        assert "//" not in src, f"{page}: MathJax from outside the book: {src}"
+        assert ((HTML / page).parent / src.split("?")[0]).is_file(), f"{page}: {src} is not in the build"
 
 
 @pytest.mark.parametrize("page", toc_files())

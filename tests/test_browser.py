@@ -4,7 +4,9 @@ Every page of _toc.yml is served from _build/html on localhost and opened in hea
 request may leave localhost (CI and the build machine have no network): requests to other hosts are
 aborted and recorded, the hosts must be ones listed in EXTERNAL below with the reason the book uses them,
 and the only console errors tolerated are the "failed to load" messages of exactly those aborted
-requests. Screenshots of every chapter page, light and dark, go to _build/screenshots/.
+requests. MathJax is served by the book itself (sphinx-mathjax-offline), so every formula must render.
+axe-core (bundled with axe-playwright-python) checks every page for accessibility, and the chapter pages
+must fit a phone's screen. Screenshots of every chapter page, light and dark, go to _build/screenshots/.
 
 Chromium: `apt-get install chromium` (Debian). Playwright never downloads a browser here.
 """
@@ -31,7 +33,6 @@ SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--no-first-run"]
 EXTERNAL = {
-    "cdn.jsdelivr.net": "MathJax 3, loaded by Sphinx for $...$ math; math shows as TeX source without it",
     "unpkg.com": "thebe, loaded only when a reader starts a live kernel (launch button)",
 }
 REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
@@ -45,6 +46,11 @@ pytestmark = [
 
 def chapter_pages() -> list[str]:
     return [page for page in toc_files() if CHAPTER.match(Path(page).name)]
+
+
+def every_page() -> list[str]:
+    """The toc pages and the pages Sphinx adds (index of terms, module index, search)."""
+    return toc_files() + [page for page in ("genindex", "py-modindex", "search") if (HTML / f"{page}.html").exists()]
 
 
 @pytest.fixture(scope="session")
@@ -83,12 +89,16 @@ def browser():
         chromium.close()
 
 
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}  # iPhone-sized
+
+
 class Visit:
     """One page opened in a fresh browser context, with what went wrong while it loaded."""
 
-    def __init__(self, browser, server: str, color_scheme: str = "light"):
+    def __init__(self, browser, server: str, color_scheme: str = "light", phone: bool = False):
         self.server = server
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=color_scheme)
+        screen = PHONE if phone else {"viewport": {"width": 1280, "height": 900}}
+        self.context = browser.new_context(color_scheme=color_scheme, **screen)
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
         self.aborted: list[str] = []
@@ -108,6 +118,8 @@ class Visit:
     def open(self, path: str):
         response = self.page.goto(f"{self.server}/{path}", wait_until="load")
         self.page.wait_for_load_state("networkidle")
+        # MathJax typesets after the load event and changes the page's text and widths: wait for it
+        self.page.evaluate("() => window.MathJax && window.MathJax.startup && window.MathJax.startup.promise")
         return response
 
     def unexpected_errors(self) -> list[str]:
@@ -128,8 +140,8 @@ class Visit:
 def visit(browser, server):
     visits = []
 
-    def open_visit(color_scheme: str = "light") -> Visit:
-        visits.append(Visit(browser, server, color_scheme))
+    def open_visit(color_scheme: str = "light", phone: bool = False) -> Visit:
+        visits.append(Visit(browser, server, color_scheme, phone))
         return visits[-1]
 
     yield open_visit
@@ -137,14 +149,102 @@ def visit(browser, server):
         v.close()
 
 
-@pytest.mark.parametrize("page", toc_files())
-def test_page_loads_without_errors(visit, page):
-    v = visit()
-    response = v.open(f"{page}.html")
+@pytest.fixture(scope="module", params=every_page())
+def opened(request, browser, server):
+    """(page, Visit, response): a page opened once, light and desktop-sized, for the checks that only read
+    it (loading, math, figures, axe-core). pytest runs every test that uses it on one page, then opens the
+    next page: each page loads and typesets its math once instead of once per check."""
+    v = Visit(browser, server)
+    response = v.open(f"{request.param}.html")
+    yield request.param, v, response
+    v.close()
+
+
+# What a reader sees of a page, as text: `innerText` with code hidden (code blocks, notebook code cells,
+# inline code), where `$` and backslashes are legitimate. MathJax's output is glyphs drawn by CSS plus a
+# MathML copy for screen readers, neither of which holds TeX; TeX left in this text was not typeset.
+VISIBLE_PROSE = """() => {
+    const hide = document.createElement('style');
+    hide.textContent = 'pre, code, kbd, samp, .highlight, div.cell_input { display: none !important; }';
+    document.head.appendChild(hide);
+    const text = document.body.innerText;
+    hide.remove();
+    return text;
+}"""
+RAW_TEX = re.compile(
+    r"\$\$"  # display math delimiters
+    r"|\\[()\[\]]"  # \( \) \[ \], the delimiters Sphinx writes around math for MathJax
+    r"|\$[^$\n]*\\[a-zA-Z]+[^$\n]*\$"  # $...$ around a TeX command
+    r"|\$\\[a-zA-Z]"  # $ followed by a TeX command
+    r"|\\(?:begin|end)\{"  # an amsmath environment
+)
+MATH = """() => ({
+    math: document.querySelectorAll('.math').length,
+    unrendered: [...document.querySelectorAll('.math')].filter(m => !m.querySelector('mjx-container'))
+        .map(m => m.textContent.trim().slice(0, 60)),
+    errors: [...document.querySelectorAll('mjx-merror')].map(e => e.getAttribute('data-mjx-error') || e.textContent),
+    version: window.MathJax && window.MathJax.version,
+    scripts: [...document.scripts].map(s => s.src).filter(src => /mathjax/i.test(src)),
+})"""
+
+
+def raw_tex(text: str) -> list[str]:
+    """TeX source in a page's visible text: what a reader sees where MathJax did not typeset."""
+    return sorted({match.group(0)[:60] for match in RAW_TEX.finditer(text)})
+
+
+def math_problems(v: Visit) -> list[str]:
+    """What is wrong with the math of an opened page: formulas MathJax did not typeset, TeX errors, TeX
+    left in the visible text, MathJax not served by the book."""
+    math = v.page.evaluate(MATH)
+    problems = [f"{len(math['unrendered'])} of {math['math']} formulas not typeset, such as {math['unrendered'][:3]}"] if math["unrendered"] else []
+    problems += [f"TeX errors: {math['errors'][:3]}"] if math["errors"] else []
+    found = raw_tex(v.page.evaluate(VISIBLE_PROSE))
+    problems += [f"raw TeX in the visible text: {found[:8]}"] if found else []
+    if math["math"] and not str(math["version"] or "").startswith("3."):
+        problems.append(f"MathJax 3 not loaded (window.MathJax.version = {math['version']!r})")
+    problems += [f"MathJax loaded from outside the book: {src}" for src in math["scripts"] if not src.startswith(v.server + "/")]
+    return problems
+
+
+def test_page_loads_without_errors_and_typesets_its_math(opened):
+    page, v, response = opened
     assert response is not None and response.status == 200, f"{page}.html: HTTP {response and response.status}"
     hosts = {urlparse(url).hostname for url in v.aborted}
     assert hosts <= set(EXTERNAL), f"{page}: requests to hosts not in EXTERNAL: {sorted(hosts - set(EXTERNAL))}"
     assert not v.unexpected_errors(), f"{page}: {v.unexpected_errors()}"
+    problems = math_problems(v)
+    assert not problems, f"{page}: {problems}"
+
+
+def test_inline_math_fits_without_scrolling_on_a_desktop_screen(opened):
+    """Inline formulas may scroll sideways where they do not fit (a phone; book/_static/accessibility.css),
+    so one that scrolls on a 1280 px screen gets a scrollbar under it in browsers with classic scrollbars."""
+    page, v, _ = opened
+    scrolling = v.page.evaluate(
+        """[...document.querySelectorAll('article span.math')]
+        .filter(m => m.scrollWidth > m.clientWidth + 1 && /auto|scroll/.test(getComputedStyle(m).overflowX))
+        .map(m => `${m.textContent.trim().slice(0, 40)} (${m.scrollWidth} px in ${m.clientWidth} px)`)"""
+    )
+    assert not scrolling, f"{page}: inline formulas that scroll at 1280 px: {scrolling[:5]}"
+
+
+def test_raw_tex_is_found_and_prose_with_dollars_is_not():
+    for tex in ("$$", r"\(x\)", r"\[ a + b \]", r"where $\eta$ is", r"$x = \frac{1}{2}$", r"$\alpha", r"\begin{align}"):
+        assert raw_tex(f"some prose {tex} more prose"), tex
+    for prose in ("it costs $5 and $10 a month", "US$ 3, or $4.50 each", "a \\ b", "(a) [b] $ alone", "M = 97 (a prime)"):
+        assert not raw_tex(prose), prose
+
+
+def test_math_check_fails_where_mathjax_does_not_load(visit):
+    """The math check is not vacuous: with the book's MathJax blocked, a chapter shows its TeX and fails it."""
+    page = next(page for page in chapter_pages() if (HTML / f"{page}.html").read_text().count('class="math') > 5)
+    v = visit()
+    v.page.route("**/_static/mathjax/**", lambda route: route.abort("blockedbyclient"))
+    v.open(f"{page}.html")
+    problems = " | ".join(math_problems(v))
+    for expected in ("formulas not typeset", "raw TeX in the visible text", "MathJax 3 not loaded"):
+        assert expected in problems, f"{page} with MathJax blocked: {expected!r} not reported in {problems!r}"
 
 
 def local_file(server: str, url: str) -> Path:
@@ -152,10 +252,10 @@ def local_file(server: str, url: str) -> Path:
     return HTML / unquote(urlparse(url).path).lstrip("/")
 
 
-@pytest.mark.parametrize("page", toc_files())
-def test_images_load_and_figures_are_accessible(visit, server, page):
-    v = visit()
-    v.open(f"{page}.html")
+def test_images_load_and_figures_are_accessible(opened, server):
+    page, v, _ = opened
+    if page not in toc_files():
+        return  # Sphinx's own pages have no figures (the module index's images are its +/- toggles)
     images = v.page.eval_on_selector_all(
         "article.bd-article img",
         """images => images.map(img => {
@@ -253,3 +353,79 @@ def test_screenshots_light_and_dark(visit, page):
             assert image.width >= 1280 and image.height >= 900, f"{path.name}: {image.size}"
             means[scheme] = ImageStat.Stat(image.convert("L")).mean[0]
     assert means["dark"] < means["light"] - 50, f"{page}: dark screenshot not darker than light: {means}"
+
+
+AXE_FAILS = ("serious", "critical")  # moderate and minor findings are reported by axe but do not fail the build
+
+
+def axe_report(violations: list[dict], page: str) -> str:
+    lines = []
+    for violation in violations:
+        targets = [" ".join(map(str, node["target"])) for node in violation["nodes"]]
+        lines.append(
+            f"{violation['id']} ({violation['impact']}, {len(targets)} elements) on {page}: {violation['help']}\n"
+            f"    {'; '.join(targets[:4])}{' ...' if len(targets) > 4 else ''}\n    {violation['helpUrl']}"
+        )
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="session")
+def axe():
+    try:
+        from axe_playwright_python.sync_playwright import Axe
+    except ImportError:
+        pytest.fail("the axe-playwright-python package is missing; `pip install -c constraints.txt -e '.[test]'`", pytrace=False)
+    return Axe()  # axe-core's script ships inside the package: nothing is downloaded
+
+
+def test_page_has_no_serious_accessibility_violations(opened, axe):
+    """axe-core's rules (WCAG 2.x A and AA and best practices), as the reader first sees the page."""
+    page, v, _ = opened
+    violations = [x for x in axe.run(v.page).response["violations"] if x["impact"] in AXE_FAILS]
+    if violations:
+        rules = ", ".join(violation["id"] for violation in violations)
+        pytest.fail(f"{page}: serious or critical accessibility violations: {rules}\n{axe_report(violations, page)}", pytrace=False)
+
+
+# Everything in the article must lie within the screen's width, except what sits in a box of its own that
+# scrolls sideways (a wide table, a code block, a long formula); such a box must itself fit. Content cut
+# off by a box with `overflow: hidden` is an error too: the reader cannot reach it at all.
+OVERFLOW = """() => {
+    const width = window.innerWidth, article = document.querySelector('article.bd-article');
+    const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + [...el.classList].slice(0, 2).map(c => '.' + c).join('');
+    const where = el => { const s = el.closest('section[id]'); return s ? ` in #${s.id}` : ''; };
+    const clip = el => {  // the nearest ancestor that does not let its content overflow
+        for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+            const overflow = getComputedStyle(a).overflowX;
+            if (overflow !== 'visible') return [a, overflow];
+        }
+        return [null, null];
+    };
+    const problems = [];
+    for (const el of article.querySelectorAll('*')) {
+        if (el.closest('mjx-assistive-mml')) continue;  // MathJax's copy for screen readers, clipped on purpose
+        const box = el.getBoundingClientRect();
+        if (box.width === 0 || (box.left >= -1 && box.right <= width + 1)) continue;
+        const [scroller, overflow] = clip(el);
+        if (scroller && article.contains(scroller) && (overflow === 'auto' || overflow === 'scroll')) continue;
+        problems.push(`${name(el)}${where(el)} spans ${Math.round(box.left)}..${Math.round(box.right)} px`
+                      + (scroller ? `, cut off by ${name(scroller)} (overflow ${overflow})` : ''));
+    }
+    for (const el of article.querySelectorAll('p, li, dt, dd, h1, h2, h3, h4, figcaption, blockquote')) {
+        if (el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0)
+            problems.push(`${name(el)}${where(el)}: its text is ${el.scrollWidth} px wide in a ${el.clientWidth} px box`);
+    }
+    return {width, pageWidth: document.documentElement.scrollWidth, problems: problems.slice(0, 12), count: problems.length};
+}"""
+
+
+@pytest.mark.parametrize("page", chapter_pages())
+def test_chapter_fits_a_phone_screen(visit, page):
+    """On an iPhone-sized screen (390 x 844 CSS px) the page does not scroll sideways, and the prose
+    stays within the screen; wide figures, tables, formulas and code scroll inside their own box."""
+    v = visit(phone=True)
+    v.open(f"{page}.html")
+    fit = v.page.evaluate(OVERFLOW)
+    assert fit["pageWidth"] <= fit["width"] + 1, f"{page}: the page is {fit['pageWidth']} px wide on a {fit['width']} px screen"
+    assert not fit["problems"], f"{page}: {fit['count']} elements do not fit a {fit['width']} px screen:\n  " + "\n  ".join(fit["problems"])
+    assert not v.unexpected_errors(), v.unexpected_errors()

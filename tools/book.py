@@ -246,7 +246,7 @@ def write_report(records: list[Executed]) -> None:
             entry = reference.get(key, {})
             lines.append(f"| `{key}` | {value:.6g} | {entry.get('value', float('nan')):.6g} | {tolerance(entry) if entry else 'none'} |")
         lines += [":::", ""]
-    lines += ["## Environment", "", "| | |", "| --- | --- |", *(f"| {name} | {value} |" for name, value in build_environment())]
+    lines += ["## Environment", "", "| item | value |", "| --- | --- |", *(f"| {name} | {value} |" for name, value in build_environment())]
     (STAGE / "book" / "execution-report-table.md").write_text("\n".join(lines) + "\n")
 
 
