@@ -18,12 +18,10 @@ import nbformat
 import pytest
 import yaml
 
+from colab import VERSION  # pyproject.toml's version, as the install cells' requirement uses it
+
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
-
-
-def version() -> str:
-    return re.search(r'^version = "(.+)"$', (ROOT / "pyproject.toml").read_text(), re.MULTILINE)[1]
 
 
 def actionlint(*paths: Path) -> subprocess.CompletedProcess:
@@ -86,11 +84,11 @@ def test_citation_is_valid_and_cites_this_release(cffconvert, tmp_path):
 
 def test_the_version_agrees_in_pyproject_changelog_citation_and_install_cells():
     """A release is the tag v + version; each notebook's install cell installs the library at that tag."""
-    tag = f"v{version()}"
+    tag = f"v{VERSION}"
     newest = re.search(r"^## \[(.+?)\]", (ROOT / "CHANGELOG.md").read_text(), re.MULTILINE)
-    assert newest and newest[1] == version(), f"CHANGELOG.md's newest release is {newest and newest[1]}, pyproject.toml says {version()}"
+    assert newest and newest[1] == VERSION, f"CHANGELOG.md's newest release is {newest and newest[1]}, pyproject.toml says {VERSION}"
     cited = str(yaml.safe_load((ROOT / "CITATION.cff").read_text())["version"])
-    assert cited == version(), f"CITATION.cff cites version {cited}, pyproject.toml says {version()}"
+    assert cited == VERSION, f"CITATION.cff cites version {cited}, pyproject.toml says {VERSION}"
     notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
     assert notebooks
     for path in notebooks:
